@@ -1,0 +1,97 @@
+"""Run the project's real Lambda handlers when moto's Step Functions invokes a function.
+
+moto's Docker-free Lambda backend only echoes its input. Replacing its ``invoke`` (the
+same seam moto's own tests use) with a dispatcher that calls our handler in-process
+makes the state machine run the real code; an exception becomes Lambda's
+``Unhandled`` error document, so ``Retry``/``Catch`` match on the exception's class
+name exactly as on AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from shared.observability import logger
+
+__all__ = ["Handler", "LocalLambdaContext", "install", "invoke_handler", "uninstall"]
+
+Handler = Callable[[Any, Any], Any]
+
+_ORIGINAL_INVOKE = LambdaSimpleBackend.invoke
+
+
+@dataclass
+class LocalLambdaContext:
+    """The parts of Lambda's context object our handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The function's ARN in moto's default account."""
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Lambda's deadline; locally there is none worth enforcing."""
+        return 900_000
+
+
+def invoke_handler(
+    handler: Handler, function_name: str, body: bytes | str | None
+) -> tuple[bytes, bool]:
+    """Call a handler with a JSON body; return the JSON answer and whether it is an error."""
+    event = json.loads(body) if body else {}
+    try:
+        result = handler(event, LocalLambdaContext(function_name=function_name))
+    except Exception as err:  # noqa: BLE001 - every failure must reach the state machine as Lambda reports it
+        logger.warning(
+            "local lambda failed",
+            extra={"function": function_name, "error": type(err).__name__, "error_message": str(err)},
+        )
+        document = {
+            "errorType": type(err).__name__,
+            "errorMessage": str(err),
+            "stackTrace": traceback.format_exception(err)[-5:],
+        }
+        return json.dumps(document).encode(), True
+    return json.dumps(result).encode(), False
+
+
+def install(handlers: Mapping[str, Handler]) -> None:
+    """Route invocations of the named functions (by name, any prefix-free match) to handlers."""
+
+    def invoke(
+        self: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
+        name = function_name.rsplit(":", 1)[-1]
+        handler = handlers.get(name)
+        if handler is None:
+            message = {"errorType": "ResourceNotFoundException", "errorMessage": name}
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(message).encode()
+        answer, failed = invoke_handler(handler, name, body)
+        if failed:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return answer
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    """Restore moto's own echoing ``invoke``."""
+    LambdaSimpleBackend.invoke = _ORIGINAL_INVOKE  # type: ignore[method-assign]

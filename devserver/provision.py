@@ -1,0 +1,111 @@
+"""Create the pipeline's resources in moto from the deploy template itself.
+
+moto's CloudFormation creates the buckets, tables, queues and topic from
+``infra/resources.json``. Its state machine resource lands in a backend that does not
+execute, so the state machine is created through the Step Functions API instead, from
+the same ASL file, with ``DefinitionSubstitutions`` resolved by the stack (each becomes
+a stack output). The Lambda functions exist only as names for the dispatcher.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from infra.template import STATE_MACHINE_ID, load_template, settings_environment
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+__all__ = ["FUNCTION_NAMES", "FUNCTION_PREFIX", "Provisioned", "provision"]
+
+FUNCTION_PREFIX = "sluice-dev-"
+FUNCTION_NAMES = (
+    "split",
+    "validate",
+    "transform",
+    "enrich",
+    "store",
+    "record_chunk_failure",
+    "finalize",
+    "mark_failed",
+)
+_SUBSTITUTION_OUTPUT = "Substitution"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """What was created: the stack's outputs and the functions' environment."""
+
+    outputs: dict[str, str]
+    environment: dict[str, str]
+
+
+def provision(
+    cloudformation: CloudFormationClient,
+    stepfunctions: SFNClient,
+    lambda_client: LambdaClient,
+    iam: IAMClient,
+    stack_name: str = "sluice",
+) -> Provisioned:
+    """Create the stack, the state machine and the function names; return the outputs."""
+    template = load_template()
+    machine = template["Resources"].pop(STATE_MACHINE_ID)["Properties"]
+    template["Outputs"].pop("StateMachineArn")
+    for name, value in machine["DefinitionSubstitutions"].items():
+        template["Outputs"][f"{_SUBSTITUTION_OUTPUT}{name}"] = {"Value": copy.deepcopy(value)}
+    template["Outputs"]["StateMachineRoleArn"] = {"Value": machine["RoleArn"]}
+    cloudformation.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "FunctionNamePrefix", "ParameterValue": FUNCTION_PREFIX}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    definition = json.dumps(machine["Definition"])
+    for name in machine["DefinitionSubstitutions"]:
+        definition = definition.replace("${" + name + "}", outputs[f"{_SUBSTITUTION_OUTPUT}{name}"])
+    outputs["StateMachineArn"] = stepfunctions.create_state_machine(
+        name=f"{stack_name}-pipeline",
+        definition=definition,
+        roleArn=outputs["StateMachineRoleArn"],
+        type="STANDARD",
+    )["stateMachineArn"]
+    _create_functions(lambda_client, iam, (FUNCTION_PREFIX + n for n in FUNCTION_NAMES))
+    return Provisioned(outputs=outputs, environment=settings_environment(outputs))
+
+
+def _create_functions(lambda_client: LambdaClient, iam: IAMClient, names: Iterable[str]) -> None:
+    role = iam.create_role(
+        RoleName="sluice-local-lambda",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("app.py", "# the local runtime dispatches to the real handlers\n")
+    code: Any = {"ZipFile": archive.getvalue()}
+    for name in names:
+        lambda_client.create_function(
+            FunctionName=name, Runtime="python3.11", Role=role, Handler="app.handler", Code=code
+        )

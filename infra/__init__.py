@@ -1,0 +1,1 @@
+"""Infrastructure definitions shared by the local runtime and the deploy template."""

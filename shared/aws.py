@@ -1,0 +1,102 @@
+"""Typed, lazily created boto3 clients and the translation of throttling into a retryable error.
+
+Clients are created on first use (not at import) so tests can start moto first and a
+cold start only pays for the clients a function uses. Endpoints follow boto3's own
+configuration (``AWS_ENDPOINT_URL``), which is how the local runtime points every
+client at moto.
+"""
+
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from shared.errors import StorageUnavailableError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mypy_boto3_dynamodb import DynamoDBServiceResource
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+__all__ = [
+    "RETRYABLE_ERROR_CODES",
+    "clear_clients",
+    "dynamodb",
+    "s3",
+    "sqs",
+    "stepfunctions",
+    "translate_transient_errors",
+]
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
+
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+@functools.cache
+def s3() -> S3Client:
+    """Return the process's S3 client."""
+    return boto3.client("s3", config=_CONFIG)
+
+
+@functools.cache
+def dynamodb() -> DynamoDBServiceResource:
+    """Return the process's DynamoDB resource (it converts numbers to ``Decimal`` for us)."""
+    return boto3.resource("dynamodb", config=_CONFIG)
+
+
+@functools.cache
+def sqs() -> SQSClient:
+    """Return the process's SQS client."""
+    return boto3.client("sqs", config=_CONFIG)
+
+
+@functools.cache
+def stepfunctions() -> SFNClient:
+    """Return the process's Step Functions client."""
+    return boto3.client("stepfunctions", config=_CONFIG)
+
+
+def clear_clients() -> None:
+    """Forget every cached client (tests call this when they switch endpoints)."""
+    for getter in (s3, dynamodb, sqs, stepfunctions):
+        getter.cache_clear()
+
+
+@contextmanager
+def translate_transient_errors() -> Iterator[None]:
+    """Re-raise AWS throttling and server errors as ``StorageUnavailableError``.
+
+    The state machine retries ``StorageUnavailableError`` with backoff; any other AWS
+    error passes through unchanged and fails the task.
+
+    Raises:
+        StorageUnavailableError: AWS answered with a retryable error code.
+    """
+    try:
+        yield
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        if code in RETRYABLE_ERROR_CODES:
+            raise StorageUnavailableError(f"AWS is unavailable or throttling: {code}") from err
+        raise

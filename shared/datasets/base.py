@@ -1,0 +1,79 @@
+"""The contract every dataset fulfils, so the stages stay dataset-agnostic.
+
+A dataset is a set of pydantic models (one per state of the data) and the pure
+functions that move a record from one state to the next. The stages look a dataset
+up by name (``shared.datasets.get_dataset``) and never know its fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+__all__ = ["Dataset", "IndexKeys", "Rejection", "rejections_from_validation_error"]
+
+
+class Rejection(BaseModel):
+    """One machine-readable reason a record was rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    rule: str
+    message: str
+
+
+class IndexKeys(BaseModel):
+    """The secondary-index keys of a stored record (e.g. carrier + flight date for flights)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    partition: str
+    sort: str
+
+
+ValidT = TypeVar("ValidT", bound=BaseModel)
+TransformedT = TypeVar("TransformedT", bound=BaseModel)
+EnrichedT = TypeVar("EnrichedT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Dataset(Generic[ValidT, TransformedT, EnrichedT]):
+    """A named dataset: its record models and the pure functions between them.
+
+    Attributes:
+        name: the registry name clients send (``"flights"``).
+        csv_columns: the exact header a CSV body must carry, in order.
+        valid_model: the model of a validated record.
+        transformed_model: the model of a transformed record.
+        enriched_model: the model of an enriched (stored) record.
+        validate: turns one raw row into a valid record, or into the reasons it is rejected.
+        transform: a valid record into its transformed form (pure, never fails for a valid record).
+        enrich: a transformed record into its enriched form; a missing lookup is a recorded gap.
+        partition_date: the date an enriched record is partitioned by in S3.
+        index_keys: the keys of the by-index query (flights: carrier + flight date).
+    """
+
+    name: str
+    csv_columns: tuple[str, ...]
+    valid_model: type[ValidT]
+    transformed_model: type[TransformedT]
+    enriched_model: type[EnrichedT]
+    validate: Callable[[Mapping[str, Any]], ValidT | list[Rejection]]
+    transform: Callable[[ValidT], TransformedT]
+    enrich: Callable[[TransformedT], EnrichedT]
+    partition_date: Callable[[EnrichedT], date]
+    index_keys: Callable[[EnrichedT], IndexKeys]
+
+
+def rejections_from_validation_error(error: ValidationError) -> list[Rejection]:
+    """Turn a pydantic ``ValidationError`` into one ``Rejection`` per failed rule."""
+    rejections: list[Rejection] = []
+    for detail in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in detail["loc"]) or "record"
+        rejections.append(Rejection(field=field, rule=detail["type"], message=detail["msg"]))
+    return rejections

@@ -1,0 +1,351 @@
+"""The shapes that cross a boundary: state-machine payloads, staged records, batches, API bodies.
+
+State payloads carry S3 keys and counts, never records (the claim-check pattern), so
+no batch can reach Step Functions' 256 KiB state limit. Records travel between
+stages as NDJSON objects in S3, each line a ``StagedRecord`` or ``RejectedRecord``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.datasets.base import Rejection
+
+__all__ = [
+    "BATCH_ID_PATTERN",
+    "BatchAccepted",
+    "BatchCounts",
+    "BatchFailure",
+    "BatchId",
+    "BatchOutcome",
+    "BatchPage",
+    "BatchStatus",
+    "BatchView",
+    "ChunkFailure",
+    "ChunkOutcome",
+    "ChunkPayload",
+    "ChunkRef",
+    "ErrorBody",
+    "ErrorInfo",
+    "EventType",
+    "ExecutionInput",
+    "FinalizeInput",
+    "Lineage",
+    "RawRow",
+    "RecordPage",
+    "RejectedRecord",
+    "SplitResult",
+    "StageName",
+    "StageSummary",
+    "StagedRecord",
+    "StateError",
+]
+
+BATCH_ID_PATTERN = r"^[A-Za-z0-9-]{8,64}$"
+BatchId = Annotated[str, Field(pattern=BATCH_ID_PATTERN)]
+Count = Annotated[int, Field(ge=0)]
+
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+class BatchStatus(StrEnum):
+    """Where a batch is in its life."""
+
+    RECEIVED = "RECEIVED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    COMPLETED_WITH_REJECTS = "COMPLETED_WITH_REJECTS"
+    FAILED = "FAILED"
+
+
+class EventType(StrEnum):
+    """The events published on the pipeline-events topic."""
+
+    BATCH_SUCCEEDED = "BatchSucceeded"
+    BATCH_COMPLETED_WITH_REJECTS = "BatchCompletedWithRejects"
+    BATCH_FAILED = "BatchFailed"
+
+
+class StageName(StrEnum):
+    """The per-chunk stages, in pipeline order; names match the ASL states and modules."""
+
+    VALIDATE = "validate"
+    TRANSFORM = "transform"
+    ENRICH = "enrich"
+    STORE = "store"
+
+
+# --- state-machine payloads -------------------------------------------------------------
+
+
+class ExecutionInput(BaseModel):
+    """The input of one execution: the batch it processes (the execution is named after it)."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+
+
+class ChunkRef(BaseModel):
+    """One chunk of a batch in S3."""
+
+    model_config = _FROZEN
+
+    index: Count
+    key: str
+    records: Count
+
+
+class SplitResult(BaseModel):
+    """What ``split`` returns: the dataset and the chunks to map over."""
+
+    model_config = _FROZEN
+
+    dataset: str
+    source_key: str
+    records_received: Count
+    chunks: list[ChunkRef]
+
+
+class ChunkPayload(BaseModel):
+    """The state of one chunk as it moves through validate → transform → enrich → store.
+
+    ``current_key`` names the object the next stage reads; every stage writes its
+    output to a key derived from the batch, the chunk and the stage, so a retried
+    stage overwrites its own output instead of adding to it.
+    """
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    dataset: str
+    execution_arn: str
+    source_key: str
+    chunk: ChunkRef
+    current_key: str | None = None
+    rejected: Count = 0
+
+
+class ChunkOutcome(BaseModel):
+    """The counts of one finished (or failed) chunk; the Map state collects these."""
+
+    model_config = _FROZEN
+
+    index: Count
+    records: Count
+    processed: Count
+    rejected: Count
+    failed: Count
+    error: str | None = None
+
+
+class StateError(BaseModel):
+    """The error object a ``Catch`` puts at its ``ResultPath``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    Error: str
+    Cause: str = ""
+
+    def to_error_info(self, max_message: int = 1_000) -> ErrorInfo:
+        """Return the error for users: Lambda's ``errorMessage`` when the Cause is its JSON."""
+        message = self.Cause
+        try:
+            cause = json.loads(self.Cause)
+        except ValueError:
+            cause = None
+        if isinstance(cause, dict) and isinstance(cause.get("errorMessage"), str):
+            message = cause["errorMessage"]
+        return ErrorInfo(type=self.Error, message=message[:max_message])
+
+
+class ChunkFailure(ChunkPayload):
+    """A chunk payload with the error that stopped it (the input of ``record_chunk_failure``)."""
+
+    error: StateError
+
+
+class FinalizeInput(BaseModel):
+    """What ``finalize`` receives: the split result and every chunk's outcome."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    execution_arn: str
+    split: SplitResult
+    outcomes: list[ChunkOutcome]
+
+
+class BatchFailure(BaseModel):
+    """What ``mark_failed`` receives when a batch-level state fails."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    batch_id: BatchId
+    execution_arn: str
+    error: StateError
+
+
+class ErrorInfo(BaseModel):
+    """A failure as stored on a batch and shown to users: the error name and its message."""
+
+    model_config = _FROZEN
+
+    type: str
+    message: str
+
+
+class BatchCounts(BaseModel):
+    """Records in = processed + rejected + failed, once a batch has finished."""
+
+    model_config = _FROZEN
+
+    received: Count = 0
+    processed: Count = 0
+    rejected: Count = 0
+    failed: Count = 0
+
+
+class BatchOutcome(BaseModel):
+    """The terminal summary of a batch; also the message published on the events topic."""
+
+    model_config = _FROZEN
+
+    event_type: EventType
+    batch_id: BatchId
+    dataset: str | None
+    status: BatchStatus
+    execution_arn: str
+    counts: BatchCounts
+    error: ErrorInfo | None = None
+
+
+# --- records between stages ---------------------------------------------------------------
+
+
+class RawRow(BaseModel):
+    """One input record as received, with its position in the source object."""
+
+    model_config = _FROZEN
+
+    line: Annotated[int, Field(ge=1)]
+    values: dict[str, Any]
+
+
+class Lineage(BaseModel):
+    """Where a record came from and when each stage touched it."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    execution_arn: str
+    source_key: str
+    line: Annotated[int, Field(ge=1)]
+    validated_at: datetime | None = None
+    transformed_at: datetime | None = None
+    enriched_at: datetime | None = None
+    stored_at: datetime | None = None
+
+
+class StagedRecord(BaseModel, Generic[RecordT]):
+    """A record in one of its dataset states, with its lineage."""
+
+    model_config = _FROZEN
+
+    lineage: Lineage
+    record: RecordT
+
+
+class RejectedRecord(BaseModel):
+    """A record validation refused, its raw values and every reason."""
+
+    model_config = _FROZEN
+
+    lineage: Lineage
+    values: dict[str, Any]
+    reasons: list[Rejection]
+
+
+# --- batches and the HTTP API ---------------------------------------------------------------
+
+
+class StageSummary(BaseModel):
+    """Progress of one stage over a whole batch (summed over its chunks)."""
+
+    model_config = _FROZEN
+
+    chunks_done: Count = 0
+    records_in: Count = 0
+    records_out: Count = 0
+    rejected: Count = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class BatchView(BaseModel):
+    """A batch as the API shows it."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    dataset: str
+    status: BatchStatus
+    content_type: str
+    raw_key: str
+    received_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    execution_arn: str | None = None
+    counts: BatchCounts
+    chunks_total: Count | None = None
+    chunks_failed: Count = 0
+    stages: dict[StageName, StageSummary] = Field(default_factory=dict)
+    error: ErrorInfo | None = None
+
+
+class BatchAccepted(BaseModel):
+    """The answer to ``POST /batches``."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    status_url: str
+    records_received: Count
+    duplicate: bool = Field(
+        default=False, description="True when an earlier post with this Idempotency-Key made it."
+    )
+
+
+class BatchPage(BaseModel):
+    """One page of batches, newest first."""
+
+    model_config = _FROZEN
+
+    batches: list[BatchView]
+    next: str | None = None
+
+
+class RecordPage(BaseModel):
+    """One page of a batch's processed or rejected records."""
+
+    model_config = _FROZEN
+
+    status: str
+    records: list[dict[str, Any]]
+    next: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: a stable code, a message and optional details."""
+
+    model_config = _FROZEN
+
+    code: str
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)

@@ -1,0 +1,39 @@
+"""Deployment settings, read once from the environment and validated at cold start.
+
+Every function gets the same ``SLUICE_*`` variables (the deploy template and the
+local runtime both set them), so a misconfigured function fails at its first
+invocation with a message naming the missing variable instead of failing later
+inside an AWS call.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Names of the AWS resources and the pipeline's limits."""
+
+    model_config = SettingsConfigDict(env_prefix="SLUICE_", frozen=True, extra="ignore")
+
+    batches_table: str
+    records_table: str
+    raw_bucket: str
+    processed_bucket: str
+    ingest_queue_url: str
+    state_machine_arn: str
+    chunk_size: Annotated[int, Field(ge=1, le=5_000)] = 1_000
+    max_records: Annotated[int, Field(ge=1)] = 100_000
+    max_body_bytes: Annotated[int, Field(ge=1)] = 6_000_000
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Return the process's settings, validated on first use."""
+    return Settings()

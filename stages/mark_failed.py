@@ -1,0 +1,50 @@
+"""MarkFailed: the failure path of a batch-level state (Split, ProcessChunks, Finalize).
+
+The batch is marked ``FAILED`` with the error, and every record counts as failed:
+after such a failure no chunk outcome can be trusted, so none is claimed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.clock import utc_now
+from shared.context import PipelineContext, get_context
+from shared.lambda_runtime import run_stage
+from shared.models import BatchCounts, BatchFailure, BatchOutcome, BatchStatus, EventType
+from shared.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+__all__ = ["handler", "mark_failed"]
+
+
+def mark_failed(failure: BatchFailure, ctx: PipelineContext) -> BatchOutcome:
+    """Mark the batch failed with the error and return the ``BatchFailed`` event.
+
+    Raises:
+        BatchNotFoundError: the batch is not in the batches table.
+    """
+    batch = ctx.batches.get(failure.batch_id)
+    outcome = BatchOutcome(
+        event_type=EventType.BATCH_FAILED,
+        batch_id=failure.batch_id,
+        dataset=batch.dataset,
+        status=BatchStatus.FAILED,
+        execution_arn=failure.execution_arn,
+        counts=BatchCounts(received=batch.counts.received, failed=batch.counts.received),
+        error=failure.error.to_error_info(),
+    )
+    ctx.batches.finish(outcome, utc_now())
+    logger.error(
+        "batch failed", extra={"error": outcome.error.model_dump() if outcome.error else None}
+    )
+    return outcome
+
+
+def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    """Lambda entry point of the ``MarkFailed`` state."""
+    return run_stage(
+        "mark_failed", event, context, BatchFailure, lambda f: mark_failed(f, get_context())
+    )

@@ -1,0 +1,70 @@
+"""Validate: check every raw row of a chunk against its dataset's rules.
+
+Valid rows go on as typed records; rejected rows are kept with every reason, so
+records in = valid + rejected for every chunk.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.batches import StageProgress
+from shared.clock import utc_now
+from shared.context import PipelineContext, get_context
+from shared.datasets import get_dataset
+from shared.lambda_runtime import run_stage
+from shared.models import ChunkPayload, Lineage, RawRow, RejectedRecord, StagedRecord, StageName
+from shared.objects import chunk_key
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+__all__ = ["handler", "validate"]
+
+
+def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
+    """Validate a chunk's rows; write valid and rejected records to S3 and return their keys.
+
+    Raises:
+        UnknownDatasetError: the payload names no registered dataset.
+        ChunkObjectMissingError: the chunk's raw object is not in S3.
+    """
+    started = utc_now()
+    dataset = get_dataset(payload.dataset)
+    rows = ctx.raw.get_models(payload.chunk.key, RawRow)
+    valid: list[StagedRecord[Any]] = []
+    rejected: list[RejectedRecord] = []
+    for row in rows:
+        lineage = Lineage(
+            batch_id=payload.batch_id,
+            execution_arn=payload.execution_arn,
+            source_key=payload.source_key,
+            line=row.line,
+            validated_at=utc_now(),
+        )
+        result = dataset.validate(row.values)
+        if isinstance(result, list):
+            rejected.append(RejectedRecord(lineage=lineage, values=row.values, reasons=result))
+        else:
+            valid.append(StagedRecord[Any](lineage=lineage, record=result))
+    validated_key = chunk_key(payload.batch_id, payload.chunk.index, "validated")
+    ctx.raw.put_models(validated_key, valid)
+    ctx.raw.put_models(chunk_key(payload.batch_id, payload.chunk.index, "rejected"), rejected)
+    ctx.batches.record_stage(
+        payload.batch_id,
+        payload.chunk.index,
+        StageName.VALIDATE,
+        StageProgress(
+            records_in=len(rows),
+            records_out=len(valid),
+            rejected=len(rejected),
+            started_at=started,
+            finished_at=utc_now(),
+        ),
+    )
+    return payload.model_copy(update={"current_key": validated_key, "rejected": len(rejected)})
+
+
+def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    """Lambda entry point of the ``Validate`` state."""
+    return run_stage("validate", event, context, ChunkPayload, lambda p: validate(p, get_context()))
