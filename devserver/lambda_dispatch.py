@@ -56,7 +56,11 @@ def invoke_handler(
     except Exception as err:  # noqa: BLE001 - every failure must reach the state machine as Lambda reports it
         logger.warning(
             "local lambda failed",
-            extra={"function": function_name, "error": type(err).__name__, "error_message": str(err)},
+            extra={
+                "function": function_name,
+                "error": type(err).__name__,
+                "error_message": str(err),
+            },
         )
         document = {
             "errorType": type(err).__name__,

@@ -7,12 +7,14 @@ up by name (``shared.datasets.get_dataset``) and never know its fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from datetime import date
 
 __all__ = ["Dataset", "IndexKeys", "Rejection", "rejections_from_validation_error"]
 
