@@ -8,6 +8,7 @@ starter, and serves the Chalice API.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -54,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.pop("AWS_PROFILE", None)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
-    requests.post(f"{endpoint}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
+    requests.post(
+        f"{endpoint}/moto-api/config", data=json.dumps(MOTO_CONFIG), timeout=10
+    ).raise_for_status()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     provisioned = provision_local()
     apply_environment(provisioned.environment)

@@ -7,7 +7,7 @@ Used by ``python -m devserver`` (over moto's HTTP server) and by the functional 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -17,6 +17,9 @@ from devserver.provision import FUNCTION_NAMES, FUNCTION_PREFIX, Provisioned, pr
 from shared import aws
 from shared.context import get_context
 from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
 
 __all__ = [
     "MOTO_CONFIG",
@@ -30,7 +33,7 @@ __all__ = [
 REGION = "us-east-1"
 
 # Step Functions executes the ASL; Lambda runs without Docker (and so through our dispatcher).
-MOTO_CONFIG: dict[str, Any] = {
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }

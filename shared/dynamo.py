@@ -21,8 +21,8 @@ __all__ = ["decode_page_token", "encode_page_token", "from_item", "to_item"]
 
 
 def to_item(model: BaseModel, **extra: Any) -> dict[str, Any]:
-    """Turn a model (plus extra attributes) into a DynamoDB item, dropping ``None`` values."""
-    data = json.loads(model.model_dump_json(exclude_none=True), parse_float=Decimal)
+    """Turn a model (plus extra attributes) into a DynamoDB item, leaving out top-level ``None``."""
+    data = json.loads(model.model_dump_json(), parse_float=Decimal)
     data.update(extra)
     return {key: value for key, value in data.items() if value is not None}
 

@@ -1,0 +1,185 @@
+"""The whole pipeline in-process: moto (``mock_aws``) executing the real ASL, real handlers.
+
+The fixture provisions exactly what ``python -m devserver`` provisions (the same
+template, ASL and dispatcher), drives routes through ``chalice.test.Client`` and feeds
+the ingest queue to the starter like Lambda's event source mapping.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+import app
+from devserver.lambda_dispatch import uninstall
+from devserver.runtime import MOTO_CONFIG, REGION, apply_environment, make_poller, provision_local
+from tests.functional import readings_dataset  # noqa: F401  (registers the readings dataset)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from devserver.poller import SqsPoller
+    from devserver.provision import Provisioned
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
+
+
+@dataclass
+class Pipeline:
+    """Handles on the in-process pipeline."""
+
+    provisioned: Provisioned
+    client: Client
+    poller: SqsPoller
+    events_queue_url: str
+    aws: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return self.provisioned.outputs
+
+    def post(
+        self,
+        body: bytes | str,
+        content_type: str | None = "text/csv",
+        query: str = "?dataset=flights",
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        all_headers = dict(headers or {})
+        if content_type is not None:
+            all_headers["Content-Type"] = content_type
+        return self.client.http.post(f"/batches{query}", headers=all_headers, body=body)
+
+    def get(self, path: str) -> Any:
+        return self.client.http.get(path)
+
+    def start_queued(self) -> int:
+        """Feed every queued ingest message to the starter; return how many there were."""
+        total = 0
+        while count := self.poller.poll_once(wait_seconds=0):
+            total += count
+        return total
+
+    def wait(self, batch_id: str, timeout: float = 60) -> dict[str, Any]:
+        """Start what is queued and wait until the batch reaches a terminal status."""
+        self.start_queued()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch: dict[str, Any] = self.get(f"/batches/{batch_id}").json_body
+            if batch["status"] in TERMINAL:
+                self._wait_for_execution(batch["execution_arn"], deadline)
+                return batch
+            time.sleep(0.1)
+        raise AssertionError(f"batch {batch_id} did not finish within {timeout} s")
+
+    def _wait_for_execution(self, arn: str, deadline: float) -> None:
+        sfn = self.aws["stepfunctions"]
+        while time.monotonic() < deadline:
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"execution {arn} still running")
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        sfn = self.aws["stepfunctions"]
+        pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        return [event for page in pages for event in page["events"]]
+
+    def events(self) -> list[dict[str, Any]]:
+        """Drain the pipeline-events probe queue; return the published messages."""
+        sqs = self.aws["sqs"]
+        messages: list[dict[str, Any]] = []
+        while batch := sqs.receive_message(
+            QueueUrl=self.events_queue_url, MaxNumberOfMessages=10
+        ).get("Messages", []):
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                sqs.delete_message(
+                    QueueUrl=self.events_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return messages
+
+    def table_items(self, output: str) -> list[dict[str, Any]]:
+        table = self.aws["dynamodb"].Table(self.outputs[output])
+        response = table.scan()
+        items = list(response["Items"])
+        while "LastEvaluatedKey" in response:
+            response = table.scan(ExclusiveStartKey=response["LastEvaluatedKey"])
+            items.extend(response["Items"])
+        return items
+
+    def object_keys(self, output: str, prefix: str = "") -> list[str]:
+        s3 = self.aws["s3"]
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.outputs[output], Prefix=prefix
+        )
+        return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+
+    def queue_depth(self, output: str) -> int:
+        attributes = self.aws["sqs"].get_queue_attributes(
+            QueueUrl=self.outputs[output],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+
+@pytest.fixture
+def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SLUICE_CHUNK_SIZE", "SLUICE_MAX_RECORDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws(config=MOTO_CONFIG):
+        yield
+
+
+@pytest.fixture
+def pipeline(local_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    provisioned = provision_local()
+    for name, value in provisioned.environment.items():
+        monkeypatch.setenv(name, value)
+    apply_environment({})
+    clients: dict[str, Any] = {
+        "stepfunctions": boto3.client("stepfunctions", region_name=REGION),
+        "sqs": boto3.client("sqs", region_name=REGION),
+        "s3": boto3.client("s3", region_name=REGION),
+        "dynamodb": boto3.resource("dynamodb", region_name=REGION),
+        "sns": boto3.client("sns", region_name=REGION),
+    }
+    probe_url = clients["sqs"].create_queue(QueueName="events-probe")["QueueUrl"]
+    probe_arn = clients["sqs"].get_queue_attributes(
+        QueueUrl=probe_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    clients["sns"].subscribe(
+        TopicArn=provisioned.outputs["PipelineEventsTopicArn"],
+        Protocol="sqs",
+        Endpoint=probe_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    with Client(app.app, stage_name="dev", project_dir=str(ROOT)) as client:
+        yield Pipeline(provisioned, client, make_poller(provisioned), probe_url, clients)
+    uninstall()
+    apply_environment({})
+
+
+def csv_rows(name: str) -> tuple[str, list[str]]:
+    """Return a test CSV's header and data lines."""
+    lines = (DATA / name).read_text().splitlines()
+    return lines[0], lines[1:]
+
+
+def csv_body(header: str, rows: list[str]) -> str:
+    return "\n".join([header, *rows]) + "\n"

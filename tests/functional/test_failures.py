@@ -1,0 +1,87 @@
+"""The failure paths: retries, a failed chunk, a failed batch, the dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from devserver.runtime import apply_environment
+
+if TYPE_CHECKING:
+    from tests.functional.conftest import Pipeline
+
+HEADER = "sensor,taken_at,celsius"
+
+
+def _readings(*sensors: str) -> str:
+    rows = [f"{sensor},2024-05-01T{10 + i:02d}:00:00Z,20" for i, sensor in enumerate(sensors)]
+    return "\n".join([HEADER, *rows]) + "\n"
+
+
+def _dead_letters(pipeline: Pipeline) -> list[dict[str, object]]:
+    sqs = pipeline.aws["sqs"]
+    messages = sqs.receive_message(
+        QueueUrl=pipeline.outputs["PipelineDeadLetterQueueUrl"], MaxNumberOfMessages=10
+    ).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+@pytest.fixture
+def two_record_chunks(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
+    monkeypatch.setenv("SLUICE_CHUNK_SIZE", "2")
+    apply_environment({})
+    return pipeline
+
+
+def test_a_failed_chunk_is_accounted_and_the_other_chunks_finish(two_record_chunks: Pipeline):
+    pipeline = two_record_chunks
+    body = _readings("S1", "S2", "EXPLODE", "S1", "S2")
+
+    batch = pipeline.wait(pipeline.post(body, query="?dataset=readings").json_body["batch_id"])
+
+    assert batch["status"] == "FAILED"
+    assert batch["counts"] == {"received": 5, "processed": 3, "rejected": 0, "failed": 2}
+    assert batch["chunks_failed"] == 1
+    assert batch["error"]["type"] == "ValueError"
+    assert "1 of 3 chunks failed" in batch["error"]["message"]
+    history = pipeline.history(batch["execution_arn"])
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    ]
+    assert entered.count("RecordChunkFailure") == 1
+    assert "SendToDeadLetterQueue" in entered
+    assert history[-1]["type"] == "ExecutionFailed"
+    assert [d["batch_id"] for d in _dead_letters(pipeline)] == [batch["batch_id"]]
+    assert [e["event_type"] for e in pipeline.events()] == ["BatchFailed"]
+
+
+def test_a_transient_error_is_retried_by_the_state_machine(pipeline: Pipeline):
+    body = _readings("FLAKY-RETRY", "S1")
+
+    batch = pipeline.wait(pipeline.post(body, query="?dataset=readings").json_body["batch_id"])
+
+    assert batch["status"] == "SUCCEEDED", batch["error"]
+    assert batch["counts"]["processed"] == 2
+    failures = [
+        e["lambdaFunctionFailedEventDetails"]["error"]
+        for e in pipeline.history(batch["execution_arn"])
+        if e["type"] == "LambdaFunctionFailed"
+    ]
+    assert failures == ["TransientError"]
+
+
+def test_a_batch_whose_raw_object_vanished_fails_with_its_reason(pipeline: Pipeline):
+    accepted = pipeline.post(_readings("S1", "S2"), query="?dataset=readings").json_body
+    batch = pipeline.get(f"/batches/{accepted['batch_id']}").json_body
+    pipeline.aws["s3"].delete_object(Bucket=pipeline.outputs["RawBucketName"], Key=batch["raw_key"])
+
+    batch = pipeline.wait(accepted["batch_id"])
+
+    assert batch["status"] == "FAILED"
+    assert batch["error"]["type"] == "ChunkObjectMissingError"
+    assert batch["raw_key"] in batch["error"]["message"]
+    assert batch["counts"] == {"received": 2, "processed": 0, "rejected": 0, "failed": 2}
+    assert [d["batch_id"] for d in _dead_letters(pipeline)] == [accepted["batch_id"]]
+    assert [e["event_type"] for e in pipeline.events()] == ["BatchFailed"]
