@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import socket
 import sys
@@ -41,6 +42,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Start everything and serve until interrupted."""
     args = _parse(argv)
+    # moto's server logs every request it serves, the poller's long polls included.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto_port = args.moto_port or _free_port()
     endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ.update(
