@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     state_machine_arn: str
     chunk_size: Annotated[int, Field(ge=1, le=5_000)] = 1_000
     max_records: Annotated[int, Field(ge=1)] = 100_000
-    max_body_bytes: Annotated[int, Field(ge=1)] = 6_000_000
+    # Below Lambda's 6 MB invocation cap (which counts the whole API Gateway event), so an
+    # oversized body gets our JSON 413 rather than the platform's bare one.
+    max_body_bytes: Annotated[int, Field(ge=1)] = 5_000_000
 
 
 @functools.cache
