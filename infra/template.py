@@ -31,6 +31,7 @@ STATE_MACHINE_ID = "PipelineStateMachine"
 _OUTPUT_TO_SETTING = {
     "BatchesTableName": "SLUICE_BATCHES_TABLE",
     "RecordsTableName": "SLUICE_RECORDS_TABLE",
+    "ApiKeysTableName": "SLUICE_API_KEYS_TABLE",
     "RawBucketName": "SLUICE_RAW_BUCKET",
     "ProcessedBucketName": "SLUICE_PROCESSED_BUCKET",
     "IngestQueueUrl": "SLUICE_INGEST_QUEUE_URL",

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
 
     batches_table: str
     records_table: str
+    api_keys_table: str
     raw_bucket: str
     processed_bucket: str
     ingest_queue_url: str
