@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.execution_view import ExecutionView
 from shared.models import BatchAccepted, BatchPage, BatchView, ErrorBody, RecordPage
 from shared.raw_input import JsonBatchRequest
 
@@ -33,6 +34,7 @@ def openapi_document() -> dict[str, Any]:
         [
             (model, "serialization" if model is not JsonBatchRequest else "validation")
             for model in (
+                ExecutionView,
                 BatchAccepted,
                 BatchPage,
                 BatchView,
@@ -56,7 +58,9 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Sluice API", "version": "1"},
         "paths": {
-            "/health": {"get": {"responses": {"200": {"description": "The API is up."}}}},
+            "/health": {
+                "get": {"security": [], "responses": {"200": {"description": "The API is up."}}}
+            },
             "/batches": {
                 "post": {
                     "summary": "Ingest a batch",
@@ -96,6 +100,16 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json("BatchView", "The batch."), **_errors(404)},
                 }
             },
+            "/batches/{batch_id}/execution": {
+                "get": {
+                    "summary": "The batch's execution: the ASL and each state's outcome",
+                    "parameters": [batch_id],
+                    "responses": {
+                        "200": _json("ExecutionView", "The execution."),
+                        **_errors(404),
+                    },
+                }
+            },
             "/batches/{batch_id}/records": {
                 "get": {
                     "parameters": [
@@ -114,5 +128,15 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": schema.get("$defs", {})},
+        "components": {
+            "schemas": schema.get("$defs", {}),
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key with the read, ingest or admin scope.",
+                }
+            },
+        },
+        "security": [{"apiKey": []}],
     }

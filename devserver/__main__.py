@@ -13,13 +13,20 @@ import logging
 import os
 import socket
 import sys
+from pathlib import Path
 
 import requests
 from chalice.config import Config
-from chalice.local import create_local_server
+from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 from moto.server import ThreadedMotoServer
 
+from chalicelib.api_keys import ApiKeyRepository, Scope, new_token
 from devserver.runtime import MOTO_CONFIG, REGION, apply_environment, make_poller, provision_local
+from devserver.static import DASHBOARD_PATH, DashboardRequestHandler
+from shared import aws
+from shared.settings import get_settings
+
+STATE_DIR = Path(".sluice-local")
 
 
 def _free_port() -> int:
@@ -35,6 +42,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
     parser.add_argument(
         "--moto-port", type=int, default=0, help="local AWS port (default: a free port)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=STATE_DIR,
+        help=f"where to write the admin key and the AWS environment (default {STATE_DIR})",
     )
     return parser.parse_args(argv)
 
@@ -67,17 +80,30 @@ def main(argv: list[str] | None = None) -> None:
     poller = make_poller(provisioned)
     poller.start()
 
+    state_dir: Path = args.state_dir
+    token = _admin_token(state_dir, provisioned.environment | {"AWS_ENDPOINT_URL": endpoint})
+
     import app
 
-    server = create_local_server(
-        app.app, Config.create(chalice_stage="dev", app_name="sluice"), args.host, args.port
+    # What chalice.local.create_local_server does, with our handler for the dashboard.
+    CustomLocalChalice.__bases__ = (LocalChalice, app.app.__class__)
+    app.app.__class__ = CustomLocalChalice
+    server = LocalDevServer(
+        app.app,
+        Config.create(chalice_stage="dev", app_name="sluice"),
+        args.host,
+        args.port,
+        handler_cls=DashboardRequestHandler,
     )
+    base = f"http://{args.host}:{args.port}"
     sys.stdout.write(
         "\nSluice is running.\n"
-        f"  API:        http://{args.host}:{args.port}/  (try GET /health, POST /batches)\n"
-        f"  OpenAPI:    http://{args.host}:{args.port}/openapi.json\n"
-        f"  Local AWS:  {endpoint}  (moto; AWS_ENDPOINT_URL={endpoint} aws ...)\n"
-        f"  Dashboard:  {endpoint}/moto-api/  (moto's own resource browser)\n"
+        f"  Dashboard:  {base}{DASHBOARD_PATH}\n"
+        f"  API:        {base}/  (GET /health; everything else needs the key below)\n"
+        f"  OpenAPI:    {base}/openapi.json\n"
+        f"  Admin key:  {token}\n"
+        f"              (also in {state_dir / 'api-token'}; use: Authorization: Bearer <key>)\n"
+        f"  Local AWS:  {endpoint}  (moto; `set -a; . {state_dir / 'env'}` for the AWS CLI)\n"
         "Data lives in memory and is gone when this process stops. Ctrl-C to stop.\n\n"
     )
     sys.stdout.flush()
@@ -88,6 +114,25 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         poller.stop()
         moto.stop()
+
+
+def _admin_token(state_dir: Path, environment: dict[str, str]) -> str:
+    """Register the admin key (``SLUICE_API_TOKEN`` or a new one) and write it for the user."""
+    token = os.environ.get("SLUICE_API_TOKEN") or new_token()
+    table = aws.dynamodb().Table(get_settings().api_keys_table)
+    ApiKeyRepository(table).create("local admin", [Scope.ADMIN], token=token)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    token_file = state_dir / "api-token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    lines = [f"{name}={value}" for name, value in sorted(environment.items())]
+    lines += [
+        "AWS_ACCESS_KEY_ID=local",
+        "AWS_SECRET_ACCESS_KEY=local",
+        f"AWS_DEFAULT_REGION={REGION}",
+    ]
+    (state_dir / "env").write_text("\n".join(lines) + "\n")
+    return token
 
 
 if __name__ == "__main__":

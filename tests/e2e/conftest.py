@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -35,6 +36,8 @@ REGION = "us-east-1"
 STACK_NAME = "sluice"
 STARTUP_DEADLINE_S = 60.0
 STOP_GRACE_S = 10.0
+# The admin key the devserver is started with (it reads SLUICE_API_TOKEN).
+API_TOKEN = "sluice_e2e_" + secrets.token_urlsafe(24)
 DEVSERVER_LOG = pytest.StashKey[Path]()
 
 
@@ -46,6 +49,7 @@ class LocalRuntime:
     aws_endpoint: str
     log_path: Path
     process: subprocess.Popen[bytes]
+    state_dir: Path
 
     def log_tail(self, lines: int = 60) -> str:
         """Return the last lines of the devserver's output, to put in a failure message."""
@@ -122,6 +126,7 @@ def _child_environment() -> dict[str, str]:
         if not key.startswith(("AWS_", "SLUICE_", "MOTO_"))
     }
     environment["PYTHONUNBUFFERED"] = "1"
+    environment["SLUICE_API_TOKEN"] = API_TOKEN
     return environment
 
 
@@ -132,6 +137,7 @@ def local_runtime(
     """Start ``python -m devserver`` on two free ports and stop it after the session."""
     api_port, moto_port = _free_ports(2)
     log_path = tmp_path_factory.mktemp("devserver") / "devserver.log"
+    state_dir = log_path.parent / "state"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -142,6 +148,8 @@ def local_runtime(
                 str(api_port),
                 "--moto-port",
                 str(moto_port),
+                "--state-dir",
+                str(state_dir),
             ],
             cwd=REPO_ROOT,
             env=_child_environment(),
@@ -155,6 +163,7 @@ def local_runtime(
         aws_endpoint=f"http://127.0.0.1:{moto_port}",
         log_path=log_path,
         process=process,
+        state_dir=state_dir,
     )
     try:
         _wait_until_healthy(runtime)
@@ -172,6 +181,12 @@ def pytest_terminal_summary(
     if log_path is not None and (exitstatus != 0 or terminalreporter.stats.get("failed")):
         terminalreporter.write_sep("-", "local runtime", yellow=True)
         terminalreporter.write_line(f"devserver log (python -m devserver output): {log_path}")
+
+
+@pytest.fixture(scope="session")
+def api_token(local_runtime: LocalRuntime) -> str:
+    """The admin key the local runtime was started with."""
+    return API_TOKEN
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,9 @@ import pytest
 import requests
 
 from shared.settings import Settings
-from tests.e2e.conftest import json_of
+from tests.e2e.conftest import API_TOKEN, json_of
+
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import LocalAws, LocalRuntime
@@ -69,13 +71,13 @@ def post_csv(
         f"{api}/batches",
         params={"dataset": dataset},
         data=body,
-        headers={"Content-Type": "text/csv", **(headers or {})},
+        headers={"Content-Type": "text/csv", **AUTH, **(headers or {})},
         timeout=HTTP_TIMEOUT_S,
     )
 
 
 def get_batch(api: str, batch_id: str) -> dict[str, Any]:
-    response = requests.get(f"{api}/batches/{batch_id}", timeout=HTTP_TIMEOUT_S)
+    response = requests.get(f"{api}/batches/{batch_id}", headers=AUTH, timeout=HTTP_TIMEOUT_S)
     assert response.status_code == 200, f"GET /batches/{batch_id}: {response.text}"
     batch: dict[str, Any] = json_of(response)
     return batch
@@ -102,7 +104,9 @@ def list_all_batches(api: str) -> list[dict[str, Any]]:
     batches: list[dict[str, Any]] = []
     params: dict[str, str | int] = {"limit": 200}
     for _ in range(1_000):
-        response = requests.get(f"{api}/batches", params=params, timeout=HTTP_TIMEOUT_S)
+        response = requests.get(
+            f"{api}/batches", params=params, headers=AUTH, timeout=HTTP_TIMEOUT_S
+        )
         assert response.status_code == 200, f"GET /batches: {response.text}"
         page = json_of(response)
         batches.extend(page["batches"])
@@ -117,6 +121,7 @@ def get_records(api: str, batch_id: str, status: str, limit: int) -> dict[str, A
     response = requests.get(
         f"{api}/batches/{batch_id}/records",
         params=params,
+        headers=AUTH,
         timeout=HTTP_TIMEOUT_S,
     )
     assert response.status_code == 200, f"GET records ({status}): {response.text}"
@@ -449,7 +454,7 @@ def test_bad_input_is_refused_with_a_json_error_and_leaves_no_trace(
         f"{local_runtime.api}/batches",
         params={"dataset": bad.dataset} if bad.dataset else None,
         data=bad.body,
-        headers=bad.headers,
+        headers={**AUTH, **bad.headers},
         timeout=HTTP_TIMEOUT_S,
     )
     if not bad.headers:

@@ -19,6 +19,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 import app
+from chalicelib.api_keys import ApiKeyRepository, Scope
 from devserver.lambda_dispatch import uninstall
 from devserver.runtime import MOTO_CONFIG, REGION, apply_environment, make_poller, provision_local
 from tests.functional import readings_dataset  # noqa: F401  (registers the readings dataset)
@@ -42,7 +43,12 @@ class Pipeline:
     client: Client
     poller: SqsPoller
     events_queue_url: str
+    token: str
     aws: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
     @property
     def outputs(self) -> dict[str, str]:
@@ -55,13 +61,13 @@ class Pipeline:
         query: str = "?dataset=flights",
         headers: dict[str, str] | None = None,
     ) -> Any:
-        all_headers = dict(headers or {})
+        all_headers = {**self.auth, **(headers or {})}
         if content_type is not None:
             all_headers["Content-Type"] = content_type
         return self.client.http.post(f"/batches{query}", headers=all_headers, body=body)
 
-    def get(self, path: str) -> Any:
-        return self.client.http.get(path)
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        return self.client.http.get(path, headers=self.auth if headers is None else headers)
 
     def start_queued(self) -> int:
         """Feed every queued ingest message to the starter; return how many there were."""
@@ -169,8 +175,10 @@ def pipeline(local_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
         Endpoint=probe_arn,
         Attributes={"RawMessageDelivery": "true"},
     )
+    keys = ApiKeyRepository(clients["dynamodb"].Table(provisioned.outputs["ApiKeysTableName"]))
+    _, token = keys.create("functional tests", [Scope.ADMIN])
     with Client(app.app, stage_name="dev", project_dir=str(ROOT)) as client:
-        yield Pipeline(provisioned, client, make_poller(provisioned), probe_url, clients)
+        yield Pipeline(provisioned, client, make_poller(provisioned), probe_url, token, clients)
     uninstall()
     apply_environment({})
 

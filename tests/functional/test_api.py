@@ -270,10 +270,12 @@ def test_openapi_document_describes_the_v1_routes(pipeline: Pipeline):
         "/batches",
         "/batches/{batch_id}",
         "/batches/{batch_id}/records",
+        "/batches/{batch_id}/execution",
     }
     schemas = document["components"]["schemas"]
     assert {"BatchAccepted", "BatchView", "ErrorBody", "JsonBatchRequest"} <= set(schemas)
     assert "records_received" in schemas["BatchAccepted"]["properties"]
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
 
 
 def test_health_answers_ok(pipeline: Pipeline):
