@@ -9,7 +9,7 @@ PORT ?= 8000
 DEPLOY_STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test check lint format typecheck unit functional e2e vendor package clean
+.PHONY: install run test check lint format typecheck unit functional e2e vendor package clean api-key
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,10 +41,21 @@ unit: install
 functional: install
 	$(PY) -m pytest tests/functional
 
-e2e: install
+e2e: install $(CHROMIUM)
 	$(PY) -m pytest tests/e2e
 
-test: lint typecheck
+# Create a key on the running local runtime: make api-key NAME=alice SCOPE=read
+api-key: install
+	set -a; . .sluice-local/env; set +a; \
+	$(PY) -m chalicelib.api_keys create --name "$(or $(NAME),cli)" --scope "$(or $(SCOPE),read)"
+
+# The browser tests drive Debian's Chromium (never a downloaded browser build).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
+	$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium
+
+test: lint typecheck $(CHROMIUM)
 	$(PY) -m pytest
 
 check: test
