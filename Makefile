@@ -9,7 +9,7 @@ PORT ?= 8000
 DEPLOY_STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test check lint format typecheck unit functional e2e vendor package clean api-key
+.PHONY: install run test check lint format typecheck unit functional e2e vendor package clean api-key bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ package: vendor
 	rm -rf build/package
 	$(VENV)/bin/chalice package --stage $(DEPLOY_STAGE) build/package
 	@ls -l build/package
+
+# CPU throughput of the flights stage functions; writes bench/results/flights_throughput.json.
+bench: install
+	$(PY) -m bench.flights_throughput $(if $(ROWS),--rows $(ROWS),)
 
 clean:
 	rm -rf $(VENV) vendor build .mypy_cache .ruff_cache .pytest_cache

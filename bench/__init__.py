@@ -1,0 +1,1 @@
+"""Benchmarks: speed measured and reported, never asserted in tests."""
