@@ -1,0 +1,130 @@
+// The Sluice HTTP API, as the dashboard uses it.
+//
+// Every request sends the signed-in key as a bearer token. A 401 (or a 403 on a read)
+// means the key is no good: the app clears it and goes back to sign-in.
+
+import { API_BASE_URL } from "../config.js";
+
+const KEY_STORAGE = "sluice.apiKey";
+const BASE = String(API_BASE_URL ?? "").replace(/\/+$/, "");
+
+let authFailureHandler = () => {};
+
+export class ApiError extends Error {
+  constructor(status, body, fallback) {
+    const message = body && typeof body.message === "string" ? body.message : fallback;
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = body && typeof body.code === "string" ? body.code : null;
+    this.details = body && Array.isArray(body.details) ? body.details : [];
+    this.auth = false;
+  }
+}
+
+export function getKey() {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE);
+  } catch {
+    return null;
+  }
+}
+
+export function setKey(key) {
+  sessionStorage.setItem(KEY_STORAGE, key);
+}
+
+export function clearKey() {
+  try {
+    sessionStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // Storage may be unavailable (private mode); nothing to clear then.
+  }
+}
+
+/** Call this when a request's key is refused (the app signs out). */
+export function onAuthFailure(handler) {
+  authFailureHandler = handler;
+}
+
+async function readBody(response) {
+  const text = await response.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return { message: text.slice(0, 300) };
+  }
+}
+
+function url(path, query) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(query ?? {})) {
+    if (value !== null && value !== undefined && value !== "") search.set(name, String(value));
+  }
+  const suffix = search.toString();
+  return `${BASE}${path}${suffix ? `?${suffix}` : ""}`;
+}
+
+async function request(method, path, { query, body, headers, signal, key, reportAuthFailure = true } = {}) {
+  const token = key ?? getKey();
+  const response = await fetch(url(path, query), {
+    method,
+    body,
+    signal,
+    cache: "no-store",
+    credentials: "omit",
+    headers: { Accept: "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}), ...headers },
+  });
+  const data = await readBody(response);
+  if (!response.ok) {
+    const error = new ApiError(response.status, data, `${method} ${path} answered HTTP ${response.status}`);
+    // A write may be refused for lack of permission (403) with a key that still reads fine.
+    error.auth = response.status === 401 || (response.status === 403 && method === "GET");
+    if (error.auth && reportAuthFailure) authFailureHandler(error);
+    throw error;
+  }
+  return { status: response.status, data };
+}
+
+const batchPath = (batchId) => `/batches/${encodeURIComponent(batchId)}`;
+
+export async function verifyKey(key, signal) {
+  await request("GET", "/batches", { query: { limit: 1 }, key, signal, reportAuthFailure: false });
+}
+
+export async function listBatches({ limit = 200, next = null, signal } = {}) {
+  return (await request("GET", "/batches", { query: { limit, next }, signal })).data;
+}
+
+/** Up to `pages` pages of batches, newest first. */
+export async function listRecentBatches({ pages = 3, limit = 200, signal } = {}) {
+  const batches = [];
+  let next = null;
+  for (let page = 0; page < pages; page += 1) {
+    const answer = await listBatches({ limit, next, signal });
+    batches.push(...(answer.batches ?? []));
+    next = answer.next;
+    if (!next) return { batches, complete: true };
+  }
+  return { batches, complete: false };
+}
+
+export async function getBatch(batchId, { signal } = {}) {
+  return (await request("GET", batchPath(batchId), { signal })).data;
+}
+
+export async function getExecution(batchId, { signal } = {}) {
+  return (await request("GET", `${batchPath(batchId)}/execution`, { signal })).data;
+}
+
+export async function getRecords(batchId, status, { limit = 50, next = null, signal } = {}) {
+  return (await request("GET", `${batchPath(batchId)}/records`, { query: { status, limit, next }, signal })).data;
+}
+
+/** POST a batch; `body` is a string or a Blob, sent as-is with the given content type. */
+export async function postBatch({ body, contentType, dataset, idempotencyKey, signal }) {
+  const headers = { "Content-Type": contentType };
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  return request("POST", "/batches", { query: { dataset }, body, headers, signal });
+}

@@ -1,0 +1,249 @@
+// Small pieces every view uses: status badges, progress bars, panels, tables, messages.
+
+import { h } from "./dom.js";
+import { formatInt, formatPercent, formatValue } from "./format.js";
+
+export const TERMINAL = new Set(["SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"]);
+
+// Each status has a word and a glyph as well as a colour: never colour alone.
+const BATCH_STATUS = {
+  RECEIVED: { label: "Received", glyph: "○", tone: "neutral" },
+  RUNNING: { label: "Running", glyph: "●", tone: "info" },
+  SUCCEEDED: { label: "Succeeded", glyph: "✓", tone: "success" },
+  COMPLETED_WITH_REJECTS: { label: "Completed with rejects", glyph: "!", tone: "warning" },
+  FAILED: { label: "Failed", glyph: "✕", tone: "danger" },
+};
+
+export const STATE_STATUS = {
+  SUCCEEDED: { label: "Succeeded", glyph: "✓", tone: "success" },
+  FAILED: { label: "Failed", glyph: "✕", tone: "danger" },
+  CAUGHT: { label: "Caught", glyph: "!", tone: "warning" },
+  RUNNING: { label: "Running", glyph: "●", tone: "info" },
+  NOT_STARTED: { label: "Not started", glyph: "○", tone: "neutral" },
+};
+
+export function batchStatusInfo(status) {
+  return BATCH_STATUS[status] ?? { label: String(status ?? "Unknown"), glyph: "?", tone: "neutral" };
+}
+
+function badge(info, status) {
+  return h(
+    "span",
+    { class: ["badge", `tone-${info.tone}`], "data-status": status },
+    h("span", { class: "badge-glyph", "aria-hidden": "true" }, info.glyph),
+    info.label,
+  );
+}
+
+export function statusBadge(status) {
+  return badge(batchStatusInfo(status), status);
+}
+
+export function stateBadge(status) {
+  return badge(STATE_STATUS[status] ?? STATE_STATUS.NOT_STARTED, status ?? "NOT_STARTED");
+}
+
+/**
+ * A horizontal bar of segments [{value, tone, label}] out of `total`, announced as a
+ * progressbar; `caption` is the visible text next to it.
+ */
+export function progressBar({ segments, total, label, caption, indeterminate = false }) {
+  const done = segments.reduce((sum, segment) => sum + segment.value, 0);
+  const bar = h("div", {
+    class: ["progress", indeterminate && "progress-indeterminate"],
+    role: "progressbar",
+    "aria-label": label,
+    "aria-valuemin": 0,
+    "aria-valuemax": Math.max(total, 0),
+    "aria-valuenow": indeterminate ? null : Math.min(done, total),
+    "aria-valuetext": caption,
+  });
+  if (!indeterminate && total > 0) {
+    for (const segment of segments) {
+      if (segment.value <= 0) continue;
+      bar.appendChild(
+        h("span", {
+          class: ["progress-segment", `tone-${segment.tone}`],
+          title: `${segment.label}: ${formatInt(segment.value)}`,
+          style: { width: `${Math.min(100, (segment.value / total) * 100)}%` },
+        }),
+      );
+    }
+  }
+  return h("div", { class: "progress-wrap" }, bar, caption ? h("span", { class: "progress-caption" }, caption) : null);
+}
+
+/** How far a batch has got: processed / rejected / failed of received, or chunks while running. */
+export function batchProgress(batch, detail = null) {
+  const counts = batch.counts ?? {};
+  const received = counts.received ?? 0;
+  if (TERMINAL.has(batch.status)) {
+    const finished = (counts.processed ?? 0) + (counts.rejected ?? 0) + (counts.failed ?? 0);
+    return progressBar({
+      label: `Batch ${batch.batch_id} records`,
+      total: received,
+      caption: `${formatPercent(finished, received)} done`,
+      segments: [
+        { value: counts.processed ?? 0, tone: "success", label: "Processed" },
+        { value: counts.rejected ?? 0, tone: "warning", label: "Rejected" },
+        { value: counts.failed ?? 0, tone: "danger", label: "Failed" },
+      ],
+    });
+  }
+  const source = detail ?? batch;
+  const total = source.chunks_total ?? 0;
+  const stored = source.stages?.store?.chunks_done ?? 0;
+  if (batch.status === "RUNNING" && total > 0) {
+    return progressBar({
+      label: `Batch ${batch.batch_id} chunks stored`,
+      total,
+      caption: `${formatInt(stored)} / ${formatInt(total)} chunks`,
+      segments: [{ value: stored, tone: "info", label: "Chunks stored" }],
+    });
+  }
+  return progressBar({
+    label: `Batch ${batch.batch_id} progress`,
+    total: 1,
+    caption: batch.status === "RUNNING" ? "Starting…" : "Queued",
+    segments: [],
+    indeterminate: true,
+  });
+}
+
+export function batchLink(batchId, { short = false } = {}) {
+  const id = String(batchId);
+  return h(
+    "a",
+    { href: `#/batches/${encodeURIComponent(id)}`, class: "batch-link mono", title: id, "data-focus-key": `batch-${id}` },
+    short ? shortId(id) : id,
+  );
+}
+
+/** "20261126T034609-cb42149bd06ae466" → "11-26 03:46:09 · cb42149b". */
+export function shortId(id) {
+  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})-([0-9a-f]+)$/i.exec(id);
+  if (!match) return id;
+  return `${match[2]}-${match[3]} ${match[4]}:${match[5]}:${match[6]} · ${match[7].slice(0, 8)}`;
+}
+
+export function panel({ title, id, actions = null, className = null }, ...body) {
+  const headingId = id ? `${id}-title` : null;
+  return h(
+    "section",
+    { class: ["panel", className], id, "aria-labelledby": headingId },
+    title
+      ? h("div", { class: "panel-head" }, h("h2", { id: headingId, class: "panel-title" }, title), actions)
+      : null,
+    ...body,
+  );
+}
+
+/**
+ * A table: it scrolls sideways when it is wide, and on a phone each row becomes a card
+ * whose cells carry their column's name (from `data-label`).
+ */
+export function table({ caption, columns, rows, empty = "Nothing to show yet.", className = null }) {
+  if (!rows.length) return h("p", { class: "empty" }, empty);
+  for (const row of rows) {
+    const cells = [...row.children];
+    if (cells.length !== columns.length) continue;
+    cells.forEach((cell, index) => {
+      if (!cell.hasAttribute("data-label")) cell.setAttribute("data-label", columns[index].label);
+      // One wrapper per cell, so a stacked cell is "label | content" however many nodes it holds.
+      const body = h("div", { class: "cell-body" });
+      body.append(...cell.childNodes);
+      cell.appendChild(body);
+    });
+  }
+  return h(
+    "div",
+    { class: "table-scroll", role: "region", "aria-label": caption, tabindex: 0 },
+    h(
+      "table",
+      { class: ["table", "table-stack", className] },
+      h("caption", { class: "sr-only" }, caption),
+      h("thead", null, h("tr", null, columns.map((column) => h("th", { scope: "col", class: column.className }, column.label)))),
+      h("tbody", null, rows),
+    ),
+  );
+}
+
+export function statCard({ label, value, tone = null, hint = null, id = null }) {
+  return h(
+    "div",
+    { class: ["stat", tone && `tone-${tone}`], "data-stat": id },
+    h("span", { class: "stat-label" }, label),
+    h("span", { class: "stat-value" }, value),
+    hint ? h("span", { class: "stat-hint" }, hint) : null,
+  );
+}
+
+/** An API error as a readable block: message, code and details. */
+export function errorBox(error, { title = "The API refused the request" } = {}) {
+  const details = Array.isArray(error?.details) ? error.details : [];
+  return h(
+    "div",
+    { class: "alert alert-danger", role: "alert" },
+    h("p", { class: "alert-title" }, title),
+    h("p", null, error?.message ?? String(error)),
+    error?.code || error?.status
+      ? h(
+          "p",
+          { class: "alert-meta" },
+          error.status ? h("span", null, "HTTP ", String(error.status)) : null,
+          error.code ? h("code", { class: "error-code" }, error.code) : null,
+        )
+      : null,
+    details.length
+      ? h(
+          "ul",
+          { class: "error-details" },
+          details.map((detail) =>
+            h(
+              "li",
+              null,
+              typeof detail === "object" && detail !== null
+                ? Object.entries(detail).map(([key, value]) =>
+                    h("span", { class: "detail-pair" }, h("span", { class: "detail-key" }, key), " ", typeof value === "string" ? value : JSON.stringify(value)),
+                  )
+                : String(detail),
+            ),
+          ),
+        )
+      : null,
+  );
+}
+
+export function emptyState(text) {
+  return h("p", { class: "empty" }, text);
+}
+
+export function pageHeader(title, subtitle = null, ...extra) {
+  return h(
+    "div",
+    { class: "page-head" },
+    h("div", null, h("h1", { class: "page-title", tabindex: -1 }, title), subtitle ? h("p", { class: "page-subtitle" }, subtitle) : null),
+    extra.length ? h("div", { class: "page-actions" }, extra) : null,
+  );
+}
+
+/** A rejected record's raw values: the ones its reasons name first, then all of them behind a disclosure. */
+export function rawValues(item) {
+  const values = item.values ?? {};
+  const named = [...new Set((item.reasons ?? []).map((reason) => formatValue(reason.field)))].filter((field) => Object.hasOwn(values, field));
+  const pair = (key, value, className = null) => h("div", { class: ["value-pair", className] }, h("dt", null, key), h("dd", null, formatValue(value)));
+  const entries = Object.entries(values);
+  return h(
+    "div",
+    { class: "raw-values" },
+    named.length ? h("dl", { class: "values values-named" }, named.map((field) => pair(field, values[field], "is-named"))) : null,
+    entries.length
+      ? h(
+          "details",
+          { class: "values-details" },
+          h("summary", null, `All ${entries.length} values`),
+          h("dl", { class: "values" }, entries.map(([key, value]) => pair(key, value))),
+        )
+      : h("span", { class: "muted" }, "no values"),
+  );
+}

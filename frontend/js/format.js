@@ -1,0 +1,89 @@
+// Numbers, times and durations as people read them.
+
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+
+export function formatInt(value) {
+  return typeof value === "number" && Number.isFinite(value) ? integer.format(value) : "—";
+}
+
+export function formatPercent(part, whole) {
+  return whole > 0 ? percent.format(part / whole) : "—";
+}
+
+export function parseTime(iso) {
+  if (!iso) return null;
+  const time = Date.parse(iso);
+  return Number.isNaN(time) ? null : time;
+}
+
+function pad(number, width = 2) {
+  return String(number).padStart(width, "0");
+}
+
+/** Local clock time, e.g. "14:03:09". */
+export function formatClock(iso) {
+  const time = parseTime(iso);
+  if (time === null) return "—";
+  const date = new Date(time);
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+/** Local date and time, e.g. "2026-11-26 14:03:09". */
+export function formatDateTime(iso) {
+  const time = parseTime(iso);
+  if (time === null) return "—";
+  const date = new Date(time);
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${formatClock(iso)}`;
+}
+
+/** Local date and time to the millisecond, e.g. "2026-11-26 14:03:09.412". */
+export function formatPrecise(iso) {
+  const time = parseTime(iso);
+  if (time === null) return "—";
+  return `${formatDateTime(iso)}.${pad(new Date(time).getMilliseconds(), 3)}`;
+}
+
+/** A UTC timestamp as "2013-01-01 10:15 UTC". */
+export function formatUtc(iso) {
+  const time = parseTime(iso);
+  if (time === null) return "—";
+  const date = new Date(time);
+  return `${date.getUTCFullYear()}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
+}
+
+/** Milliseconds as "850 ms", "2.4 s", "3 min 05 s", "1 h 02 min". */
+export function formatDuration(ms) {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return "—";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${pad(Math.round(seconds % 60))} s`;
+  return `${Math.floor(minutes / 60)} h ${pad(minutes % 60)} min`;
+}
+
+export function durationBetween(startIso, endIso) {
+  const start = parseTime(startIso);
+  const end = parseTime(endIso);
+  return start === null || end === null ? null : end - start;
+}
+
+/** "just now", "4 min ago", "2 h ago", else the date. */
+export function formatAgo(iso, now = Date.now()) {
+  const time = parseTime(iso);
+  if (time === null) return "—";
+  const seconds = Math.round((now - time) / 1000);
+  if (seconds < 10) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return formatDateTime(iso);
+}
+
+/** Any JSON value as one short line of text (for raw record values). */
+export function formatValue(value) {
+  if (value === null || value === undefined) return "null";
+  if (typeof value === "string") return value;
+  return JSON.stringify(value);
+}

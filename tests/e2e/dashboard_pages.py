@@ -1,0 +1,143 @@
+"""Drive the dashboard (``frontend/``, served under ``/dashboard/``) in Debian's Chromium.
+
+A small page object: how to launch the browser here, sign in, move between views, wait
+for a batch, and keep a screenshot of each view. What it records (dialogs, uncaught
+errors) is what the tests assert on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+from playwright.sync_api import expect
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog, Error, Page, ViewportSize
+
+CHROMIUM_PATH = Path(os.environ.get("SLUICE_CHROMIUM", "/usr/bin/chromium"))
+# Debian's Chromium, never Playwright's download (`playwright install` fails on this network).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT_DIR = Path(__file__).resolve().parent / "screenshots"
+VIEWPORTS: dict[str, ViewportSize] = {
+    "laptop": {"width": 1280, "height": 800},
+    "phone": {"width": 390, "height": 844},
+}
+TERMINAL = ("SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED")
+HTTP_TIMEOUT_S = 30
+
+
+@dataclass
+class Dashboard:
+    """One browser page on the dashboard, with what it has seen go wrong."""
+
+    page: Page
+    base_url: str
+    viewport: str
+    dialogs: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("dialog", self._on_dialog)
+        self.page.on("pageerror", self._on_page_error)
+
+    def _on_dialog(self, dialog: Dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def _on_page_error(self, error: Error) -> None:
+        self.page_errors.append(str(error))
+
+    def open(self, route: str = "#/") -> None:
+        """Go to a view by its hash route, e.g. ``#/ingest``."""
+        self.page.goto(f"{self.base_url}{route}")
+
+    def sign_in(self, key: str, *, accepted: bool = True) -> None:
+        """Paste a key on the sign-in view and submit it; wait until in when it should be."""
+        self.open("#/signin")
+        self.page.get_by_label("API key", exact=True).fill(key)
+        self.page.get_by_role("button", name="Sign in").click()
+        if accepted:
+            expect(self.page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    def stored_key(self) -> Any:
+        return self.page.evaluate("() => sessionStorage.getItem('sluice.apiKey')")
+
+    def screenshot(self, name: str) -> Path:
+        """Save the whole page as ``tests/e2e/screenshots/<name>-<viewport>.png``."""
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / f"{name}-{self.viewport}.png"
+        self.page.screenshot(path=path, full_page=True)
+        return path
+
+    def horizontal_overflow(self) -> int:
+        """How many CSS pixels the document is wider than the viewport (0 when it fits)."""
+        overflow: int = self.page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        return overflow
+
+    def assert_nothing_ran(self) -> None:
+        """No alert/confirm/prompt opened and no script error escaped."""
+        assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
+        assert self.page_errors == [], f"uncaught errors in the page: {self.page_errors}"
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    """The API with a key, for setting up what the browser then looks at."""
+
+    base_url: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def post_json(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = requests.post(
+            f"{self.base_url}/batches", json=body, headers=self.headers, timeout=HTTP_TIMEOUT_S
+        )
+        assert response.status_code == 202, f"POST /batches: {response.status_code} {response.text}"
+        accepted: dict[str, Any] = response.json()
+        return accepted
+
+    def post_csv(self, body: bytes) -> dict[str, Any]:
+        response = requests.post(
+            f"{self.base_url}/batches",
+            params={"dataset": "flights"},
+            data=body,
+            headers={**self.headers, "Content-Type": "text/csv"},
+            timeout=HTTP_TIMEOUT_S,
+        )
+        assert response.status_code == 202, f"POST /batches: {response.status_code} {response.text}"
+        accepted: dict[str, Any] = response.json()
+        return accepted
+
+    def get(self, path: str, **params: str | int) -> Any:
+        response = requests.get(
+            f"{self.base_url}{path}", params=params, headers=self.headers, timeout=HTTP_TIMEOUT_S
+        )
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def wait_until_finished(self, batch_id: str, deadline_s: float) -> dict[str, Any]:
+        """Poll the batch until it is terminal; the caller reports a timeout."""
+        deadline = time.monotonic() + deadline_s
+        batch: dict[str, Any] = self.get(f"/batches/{batch_id}")
+        while batch["status"] not in TERMINAL and time.monotonic() < deadline:
+            time.sleep(0.5)
+            batch = self.get(f"/batches/{batch_id}")
+        return batch
