@@ -1,10 +1,12 @@
 """Create the pipeline's resources in moto from the deploy template itself.
 
-moto's CloudFormation creates the buckets, tables, queues and topic from
+moto's CloudFormation creates the buckets, tables, queues and topics from
 ``infra/resources.json``. Its state machine resource lands in a backend that does not
 execute, so the state machine is created through the Step Functions API instead, from
 the same ASL file, with ``DefinitionSubstitutions`` resolved by the stack (each becomes
-a stack output). The Lambda functions exist only as names for the dispatcher.
+a stack output). The Lambda functions exist only as names for the dispatcher, so their
+roles and alarms (which name the state machine) are left out, and so are the resource
+types moto's CloudFormation only warns about.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ FUNCTION_NAMES = (
     "mark_failed",
 )
 _SUBSTITUTION_OUTPUT = "Substitution"
+# moto's CloudFormation skips these with a warning; locally nothing needs them.
+_UNSUPPORTED_TYPES = frozenset(
+    {"AWS::CloudWatch::Alarm", "AWS::SNS::Subscription", "AWS::S3::BucketPolicy"}
+)
 
 
 @dataclass(frozen=True)
@@ -60,14 +66,13 @@ def provision(
     """Create the stack, the state machine and the function names; return the outputs."""
     template = load_template()
     machine = template["Resources"].pop(STATE_MACHINE_ID)["Properties"]
-    template["Outputs"].pop("StateMachineArn")
+    _drop_local_extras(template)
     for name, value in machine["DefinitionSubstitutions"].items():
         template["Outputs"][f"{_SUBSTITUTION_OUTPUT}{name}"] = {"Value": copy.deepcopy(value)}
     template["Outputs"]["StateMachineRoleArn"] = {"Value": machine["RoleArn"]}
     cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": "FunctionNamePrefix", "ParameterValue": FUNCTION_PREFIX}],
         Capabilities=["CAPABILITY_IAM"],
     )
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -83,6 +88,52 @@ def provision(
     )["stateMachineArn"]
     _create_functions(lambda_client, iam, (FUNCTION_PREFIX + n for n in FUNCTION_NAMES))
     return Provisioned(outputs=outputs, environment=settings_environment(outputs))
+
+
+def _drop_local_extras(template: dict[str, Any]) -> None:
+    """Remove what names the state machine (created outside the stack) and what moto skips."""
+    resources, outputs = template["Resources"], template["Outputs"]
+    for logical_id in [
+        name
+        for name, resource in resources.items()
+        if resource["Type"] in _UNSUPPORTED_TYPES or _names(resource, STATE_MACHINE_ID)
+    ]:
+        del resources[logical_id]
+    known = set(resources) | set(template.get("Parameters", {}))
+    for output in [name for name, value in outputs.items() if not _resolvable(value, known)]:
+        del outputs[output]
+
+
+def _names(value: Any, logical_id: str) -> bool:
+    """Whether ``value`` refers to ``logical_id`` (``Ref``, ``Fn::GetAtt`` or ``Fn::Sub``)."""
+    if isinstance(value, dict):
+        if value.get("Ref") == logical_id:
+            return True
+        if value.get("Fn::GetAtt", [None])[0] == logical_id:
+            return True
+        sub = value.get("Fn::Sub")
+        if isinstance(sub, str) and (
+            "${" + logical_id + "}" in sub or "${" + logical_id + "." in sub
+        ):
+            return True
+        return any(_names(v, logical_id) for v in value.values())
+    if isinstance(value, list):
+        return any(_names(v, logical_id) for v in value)
+    return False
+
+
+def _resolvable(value: Any, known: set[str]) -> bool:
+    if isinstance(value, dict):
+        ref = value.get("Ref")
+        if isinstance(ref, str) and not ref.startswith("AWS::") and ref not in known:
+            return False
+        target = value.get("Fn::GetAtt", [None])[0]
+        if target is not None and target not in known:
+            return False
+        return all(_resolvable(v, known) for v in value.values())
+    if isinstance(value, list):
+        return all(_resolvable(v, known) for v in value)
+    return True
 
 
 def _create_functions(lambda_client: LambdaClient, iam: IAMClient, names: Iterable[str]) -> None:

@@ -1,8 +1,11 @@
-"""The resources template, with the state machine's definition filled from ``statemachine/``.
+"""The resources template, with the ASL inserted and one role and two alarms per function.
 
-``infra/resources.json`` declares every pipeline resource; this module inserts the ASL
-file into it, so the definition the local runtime runs and the one deployed are the
-same file.
+``infra/resources.json`` declares the pipeline's shared resources; this module inserts
+the ASL file into its state machine (so the definition the local runtime runs and the
+one deployed are the same file) and adds, for every function in ``infra/functions.py``,
+its IAM role, its error and throttle alarms and its role's ARN as an output. The result
+is the resources stack that ``chalice deploy`` runs against, what the local runtime
+creates in moto, and the core of the merge template ``chalice package`` folds in.
 """
 
 from __future__ import annotations
@@ -13,12 +16,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from infra.functions import FUNCTIONS, FunctionSpec, function_name, role_statements
+
 __all__ = [
+    "ALARM_METRICS",
     "ASL_PATH",
     "STATE_MACHINE_ID",
     "TEMPLATE_PATH",
+    "deploy_environment",
     "load_definition",
     "load_template",
+    "role_output",
     "settings_environment",
 ]
 
@@ -26,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ASL_PATH = ROOT / "statemachine" / "pipeline.asl.json"
 TEMPLATE_PATH = ROOT / "infra" / "resources.json"
 STATE_MACHINE_ID = "PipelineStateMachine"
+ALARMS_TOPIC_ID = "AlarmsTopic"
 
 # Stack output → the SLUICE_* variable every function reads (shared/settings.py).
 _OUTPUT_TO_SETTING = {
@@ -37,6 +46,20 @@ _OUTPUT_TO_SETTING = {
     "IngestQueueUrl": "SLUICE_INGEST_QUEUE_URL",
     "StateMachineArn": "SLUICE_STATE_MACHINE_ARN",
 }
+# What the deployed functions get besides the settings: the dashboard's origin (CORS, read
+# by chalicelib/api.py) and Powertools' names for logs, metrics and traces.
+DASHBOARD_ORIGIN_OUTPUT = "DashboardWebsiteURL"
+DASHBOARD_ORIGIN_VARIABLE = "SLUICE_DASHBOARD_ORIGIN"
+POWERTOOLS_ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "sluice",
+    "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+ALARM_METRICS = ("Errors", "Throttles")
+_LAMBDA_ALARMS = {
+    "Errors": "{name} raised an error (Step Functions retries some; the batch may still finish).",
+    "Throttles": "{name} was throttled: concurrency is exhausted.",
+}
 
 
 @functools.cache
@@ -47,13 +70,82 @@ def load_definition() -> dict[str, Any]:
 
 
 def load_template() -> dict[str, Any]:
-    """Return the resources template with the ASL inserted as the ``Definition`` object."""
+    """Return the resources template: ASL inserted, a role and alarms for every function."""
     template: dict[str, Any] = json.loads(TEMPLATE_PATH.read_text())
     machine = template["Resources"][STATE_MACHINE_ID]["Properties"]
     machine["Definition"] = copy.deepcopy(load_definition())
+    for spec in FUNCTIONS:
+        template["Resources"].update(function_resources(spec))
+        template["Outputs"][role_output(spec)] = {"Value": {"Fn::GetAtt": [spec.role_id, "Arn"]}}
     return template
+
+
+def role_output(spec: FunctionSpec) -> str:
+    """Name of the output holding the function's role ARN (``chalice deploy`` needs it)."""
+    return f"{spec.role_id}Arn"
+
+
+def function_resources(spec: FunctionSpec) -> dict[str, Any]:
+    """Return the function's role and its alarms, keyed by logical id."""
+    resources: dict[str, Any] = {
+        spec.role_id: {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "Description": {"Fn::Sub": f"Runs {spec.deployed_name}"},
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "Policies": [
+                    {
+                        "PolicyName": "least-privilege",
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": role_statements(spec),
+                        },
+                    }
+                ],
+            },
+        }
+    }
+    for metric, description in _LAMBDA_ALARMS.items():
+        resources[f"{spec.logical_id}{metric}Alarm"] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": {"Fn::Sub": description.format(name=spec.deployed_name)},
+                "Namespace": "AWS/Lambda",
+                "MetricName": metric,
+                "Dimensions": [{"Name": "FunctionName", "Value": function_name(spec)}],
+                "Statistic": "Sum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": ALARMS_TOPIC_ID}],
+            },
+        }
+    return resources
 
 
 def settings_environment(outputs: dict[str, str]) -> dict[str, str]:
     """Map the stack's outputs to the environment variables the functions read."""
     return {setting: outputs[output] for output, setting in _OUTPUT_TO_SETTING.items()}
+
+
+def deploy_environment(values: dict[str, Any]) -> dict[str, Any]:
+    """Return every deployed function's environment from outputs (or their template values).
+
+    ``values`` maps output names to values: strings from a deployed stack, or the
+    outputs' ``Value`` expressions when the environment goes into a template.
+    """
+    environment = {setting: values[output] for output, setting in _OUTPUT_TO_SETTING.items()}
+    environment[DASHBOARD_ORIGIN_VARIABLE] = values[DASHBOARD_ORIGIN_OUTPUT]
+    environment.update(POWERTOOLS_ENVIRONMENT)
+    return environment

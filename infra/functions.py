@@ -1,0 +1,211 @@
+"""Every Lambda function the app defines, with the IAM permissions it needs and nothing more.
+
+Chalice's generated policy is switched off (``manage_iam_role: false`` in
+``.chalice/config.json``): each function gets its own role, built by ``infra/template.py``
+from the statements below. Actions are the ones the code calls; resources are the
+stack's own tables, buckets (down to the key prefix), queues and state machine.
+A function the app defines but this module does not list fails ``make package``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "API_HANDLER",
+    "FUNCTIONS",
+    "FunctionSpec",
+    "Statement",
+    "by_logical_id",
+    "function_name",
+    "role_statements",
+]
+
+Statement = dict[str, Any]
+API_HANDLER = "api_handler"  # Chalice's name for the function behind every route
+
+# X-Ray's write actions and CloudWatch Logs' delivery actions support no resource-level
+# permissions: "*" is the only resource AWS accepts for them.
+_XRAY_WRITE = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+_XRAY_SAMPLING = ("xray:GetSamplingRules", "xray:GetSamplingTargets")
+
+
+def _allow(actions: tuple[str, ...], resources: list[Any], sid: str) -> Statement:
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
+
+
+def _table(logical_id: str, *indexes: str) -> list[Any]:
+    arns: list[Any] = [{"Fn::GetAtt": [logical_id, "Arn"]}]
+    arns.extend({"Fn::Sub": f"${{{logical_id}.Arn}}/index/{index}"} for index in indexes)
+    return arns
+
+
+def _objects(bucket: str, prefix: str) -> list[Any]:
+    return [{"Fn::Sub": f"${{{bucket}.Arn}}/{prefix}*"}]
+
+
+def _bucket(bucket: str) -> list[Any]:
+    return [{"Fn::GetAtt": [bucket, "Arn"]}]
+
+
+def _queue(logical_id: str) -> list[Any]:
+    return [{"Fn::GetAtt": [logical_id, "Arn"]}]
+
+
+_STATE_MACHINE: list[Any] = [{"Ref": "PipelineStateMachine"}]
+_EXECUTIONS: list[Any] = [
+    {
+        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+        ":execution:${PipelineStateMachine.Name}:*"
+    }
+]
+
+# GetObject on a missing key answers 403 instead of 404 (NoSuchKey, which the code maps to
+# ChunkObjectMissingError) unless the caller may list the bucket.
+_LIST_RAW = _allow(("s3:ListBucket",), _bucket("RawBucket"), "MissingObjectsAreNotFound")
+_RECORD_PROGRESS = _allow(("dynamodb:UpdateItem",), _table("BatchesTable"), "BatchProgress")
+_READ_BATCH = _allow(
+    ("dynamodb:Query", "dynamodb:UpdateItem"), _table("BatchesTable"), "BatchItems"
+)
+_CHUNKS_READ_WRITE = _allow(
+    ("s3:GetObject", "s3:PutObject"), _objects("RawBucket", "chunks/"), "Chunks"
+)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: how Chalice names it and what it may do."""
+
+    logical_id: str
+    """Chalice's CloudFormation logical id (``APIHandler``, ``Split``, ...)."""
+    chalice_name: str
+    """The name Chalice knows the function by (``lambda_functions`` in its config)."""
+    statements: tuple[Statement, ...]
+    event_queue: str | None = None
+    """Logical id of the queue an SQS event source reads, if the function has one."""
+
+    @property
+    def deployed_name(self) -> str:
+        """The function's name as Chalice deploys it, as an ``Fn::Sub`` string."""
+        if self.chalice_name == API_HANDLER:
+            return "${ApiFunctionName}"  # Chalice names it <app>-<stage>, without a suffix
+        return f"${{FunctionNamePrefix}}{self.chalice_name}"
+
+    @property
+    def role_id(self) -> str:
+        """Logical id of the function's role in the template."""
+        return f"{self.logical_id}Role"
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec(
+        logical_id="APIHandler",
+        chalice_name=API_HANDLER,
+        statements=(
+            _allow(("s3:PutObject",), _objects("RawBucket", "raw/"), "RawBodies"),
+            _allow(
+                ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"),
+                _table("BatchesTable", "by-received"),
+                "Batches",
+            ),
+            _allow(("dynamodb:Query",), _table("RecordsTable", "by-index-key"), "Records"),
+            _allow(("sqs:SendMessage",), _queue("IngestQueue"), "Enqueue"),
+            _allow(("states:DescribeStateMachine",), _STATE_MACHINE, "Definition"),
+            _allow(
+                ("states:DescribeExecution", "states:GetExecutionHistory"),
+                _EXECUTIONS,
+                "Executions",
+            ),
+        ),
+    ),
+    FunctionSpec(
+        logical_id="ApiKeyAuthorizer",
+        chalice_name="api_key_authorizer",
+        statements=(_allow(("dynamodb:GetItem",), _table("ApiKeysTable"), "ApiKeys"),),
+    ),
+    FunctionSpec(
+        logical_id="StartBatches",
+        chalice_name="start_batches",
+        event_queue="IngestQueue",
+        statements=(
+            _allow(
+                (
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                ),
+                _queue("IngestQueue"),
+                "EventSource",
+            ),
+            _READ_BATCH,
+            _allow(("states:StartExecution",), _STATE_MACHINE, "Start"),
+        ),
+    ),
+    FunctionSpec(
+        logical_id="Split",
+        chalice_name="split",
+        statements=(
+            _READ_BATCH,
+            _allow(("s3:GetObject",), _objects("RawBucket", "raw/"), "RawBodies"),
+            _allow(("s3:PutObject",), _objects("RawBucket", "chunks/"), "Chunks"),
+            _LIST_RAW,
+        ),
+    ),
+    *(
+        FunctionSpec(
+            logical_id=logical_id,
+            chalice_name=chalice_name,
+            statements=(_CHUNKS_READ_WRITE, _LIST_RAW, _RECORD_PROGRESS),
+        )
+        for logical_id, chalice_name in (
+            ("Validate", "validate"),
+            ("Transform", "transform"),
+            ("Enrich", "enrich"),
+        )
+    ),
+    FunctionSpec(
+        logical_id="Store",
+        chalice_name="store",
+        statements=(
+            _allow(("s3:GetObject",), _objects("RawBucket", "chunks/"), "Chunks"),
+            _LIST_RAW,
+            _allow(
+                ("s3:PutObject",), _objects("ProcessedBucket", "processed/"), "ProcessedRecords"
+            ),
+            _allow(("dynamodb:BatchWriteItem",), _table("RecordsTable"), "Records"),
+            _RECORD_PROGRESS,
+        ),
+    ),
+    FunctionSpec(
+        logical_id="RecordChunkFailure",
+        chalice_name="record_chunk_failure",
+        statements=(_RECORD_PROGRESS,),
+    ),
+    FunctionSpec(logical_id="Finalize", chalice_name="finalize", statements=(_RECORD_PROGRESS,)),
+    FunctionSpec(logical_id="MarkFailed", chalice_name="mark_failed", statements=(_READ_BATCH,)),
+)
+
+
+def function_name(spec: FunctionSpec) -> dict[str, str]:
+    """Return the function's name as Chalice gives it (``<app>-<stage>-<name>``)."""
+    return {"Fn::Sub": spec.deployed_name}
+
+
+def by_logical_id() -> dict[str, FunctionSpec]:
+    """Return the specs keyed by Chalice's logical id."""
+    return {spec.logical_id: spec for spec in FUNCTIONS}
+
+
+def role_statements(spec: FunctionSpec) -> list[Statement]:
+    """Return the function's whole policy: its own statements, its logs and its traces."""
+    log_group = (
+        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
+        f":log-group:/aws/lambda/{spec.deployed_name}:*"
+    )
+    return [
+        *spec.statements,
+        _allow(("logs:CreateLogStream", "logs:PutLogEvents"), [{"Fn::Sub": log_group}], "Logs"),
+        _allow(_XRAY_WRITE + _XRAY_SAMPLING, ["*"], "Traces"),
+    ]
