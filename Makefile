@@ -60,15 +60,17 @@ test: lint typecheck $(CHROMIUM)
 
 check: test
 
-# The Lambda zip holds app.py, chalicelib/ and vendor/: stages/, shared/ and the
-# lookup tables the enrich stage reads go into vendor/ first.
+# The Lambda zip holds app.py, chalicelib/ and vendor/: stages/, shared/, the lookup
+# tables the enrich stage reads and aws-xray-sdk (without botocore) go into vendor/.
+# `make package` builds its own copy under build/app; this one is for looking inside.
 vendor: install
 	$(PY) -m infra.vendor
 
-package: vendor
-	rm -rf build/package
-	$(VENV)/bin/chalice package --stage $(DEPLOY_STAGE) build/package
-	@ls -l build/package
+# build/package/sam.json (the whole system, one SAM template) and deployment.zip, for
+# python3.12: Chalice runs in build/lambda-venv, made with a Python 3.12 found on the PATH,
+# under pyenv or at LAMBDA_PYTHON. No AWS credentials; only the package index is contacted.
+package: install
+	$(PY) -m infra.package --stage $(DEPLOY_STAGE) --out build/package
 
 # CPU throughput of the flights stage functions; writes bench/results/flights_throughput.json.
 bench: install

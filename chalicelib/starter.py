@@ -18,7 +18,7 @@ from shared import aws
 from shared.clock import utc_now
 from shared.context import PipelineContext, get_context
 from shared.models import ExecutionInput
-from shared.observability import logger
+from shared.observability import logger, observe_invocation
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -62,9 +62,23 @@ def _start_from_record(record: SQSRecord) -> str:
 
 
 def handle_ingest_messages(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Start a batch per SQS message; report the failed messages for redelivery."""
+    """Start a batch per SQS message; report the failed messages for redelivery.
+
+    The answer is Lambda's partial batch response (``batchItemFailures``): the event
+    source mapping must have ``ReportBatchItemFailures`` on, or a failed message would
+    count as processed (``infra/package.py`` sets it and a deploy test checks it).
+    """
+    logger.clear_state()
+    if context is not None:
+        logger.set_correlation_id(getattr(context, "aws_request_id", None))
     processor = BatchProcessor(event_type=EventType.SQS)
-    response = process_partial_response(
-        event=event, record_handler=_start_from_record, processor=processor, context=context
-    )
+    with observe_invocation("start_batches") as invocation:
+        response = process_partial_response(
+            event=event, record_handler=_start_from_record, processor=processor, context=context
+        )
+        failed = len(response.get("batchItemFailures", []))
+        received = len(event.get("Records", []))
+        invocation.extra_metrics.update(
+            MessagesReceived=received, BatchesStarted=received - failed, MessagesFailed=failed
+        )
     return dict(response)

@@ -1,8 +1,9 @@
 """The one shape of every stage handler: parse the payload, log with context, run, dump.
 
 Keeping it in one function means every stage validates its input the same way, logs
-the batch id and execution on every line, and turns AWS throttling into the error the
-state machine retries.
+the batch id and execution on every line, is traced and measured the same way (records
+in, processed, rejected, failed and duration per stage, as EMF metrics), and turns AWS
+throttling into the error the state machine retries.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from pydantic import BaseModel, ValidationError
 
 from shared.aws import translate_transient_errors
 from shared.errors import InvalidStatePayloadError
-from shared.observability import logger
+from shared.models import BatchOutcome, ChunkOutcome, ChunkPayload, SplitResult
+from shared.observability import StageCounts, logger, observe_invocation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-__all__ = ["run_stage"]
+__all__ = ["run_stage", "stage_counts"]
 
 InputT = TypeVar("InputT", bound=BaseModel)
 
@@ -46,13 +48,40 @@ def run_stage(
     except ValidationError as err:
         logger.error("stage input does not match its model", extra={"stage": stage})
         raise InvalidStatePayloadError(f"{stage} received an invalid payload: {err}") from err
-    logger.append_keys(
-        stage=stage,
-        batch_id=getattr(payload, "batch_id", None),
-        execution=getattr(payload, "execution_arn", None),
-    )
+    batch_id = getattr(payload, "batch_id", None)
+    execution = getattr(payload, "execution_arn", None)
+    logger.append_keys(stage=stage, batch_id=batch_id, execution=execution)
     logger.info("stage started")
-    with translate_transient_errors():
-        result = work(payload)
+    with observe_invocation(stage, batch_id, execution) as invocation:
+        with translate_transient_errors():
+            result = work(payload)
+        invocation.counts = stage_counts(payload, result)
     logger.info("stage finished")
     return result.model_dump(mode="json")
+
+
+def stage_counts(payload: BaseModel, result: BaseModel) -> StageCounts | None:
+    """Return what the stage did to records, read off its input and output models."""
+    if isinstance(result, SplitResult):
+        return StageCounts(records_in=result.records_received, processed=result.records_received)
+    if isinstance(result, ChunkPayload) and isinstance(payload, ChunkPayload):
+        # Validate, transform and enrich: the chunk's still-valid records go in; this
+        # stage's rejects are the growth of the payload's running reject count.
+        records_in = payload.chunk.records - payload.rejected
+        rejected = result.rejected - payload.rejected
+        return StageCounts(
+            records_in=records_in, processed=records_in - rejected, rejected=rejected
+        )
+    if isinstance(result, ChunkOutcome):
+        # Store (processed) or RecordChunkFailure (failed): the chunk's valid records.
+        records_in = result.records - result.rejected
+        return StageCounts(records_in=records_in, processed=result.processed, failed=result.failed)
+    if isinstance(result, BatchOutcome):
+        counts = result.counts
+        return StageCounts(
+            records_in=counts.received,
+            processed=counts.processed,
+            rejected=counts.rejected,
+            failed=counts.failed,
+        )
+    return None

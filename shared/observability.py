@@ -1,9 +1,113 @@
-"""The one Powertools logger every handler uses, so every log line is structured JSON."""
+"""Powertools' logger, metrics and tracer, one of each for every handler in the process.
+
+Logs are structured JSON; metrics are CloudWatch embedded-metric-format (EMF) lines on
+stdout, which Lambda turns into metrics at no API cost (locally they are just printed;
+``POWERTOOLS_METRICS_DISABLED=true`` silences them); traces go to X-Ray through the
+function's active tracing and are disabled outside Lambda by Powertools itself.
+``observe_invocation`` wraps one invocation: its trace subsegment, its duration and its
+per-stage record counts.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger
+import os
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-__all__ = ["logger"]
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
-logger = Logger(service="sluice")
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "NAMESPACE",
+    "SERVICE",
+    "Invocation",
+    "StageCounts",
+    "logger",
+    "metrics",
+    "observe_invocation",
+    "tracer",
+]
+
+SERVICE = "sluice"
+NAMESPACE = "Sluice"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE
+)
+tracer = Tracer(service=SERVICE)
+
+# Powertools keeps metrics in class-level storage; the local runtime runs several
+# invocations on threads of one process, so each invocation's flush is made atomic.
+_FLUSH = threading.Lock()
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    """What one invocation did to records: how many came in and what became of them."""
+
+    records_in: int
+    processed: int
+    rejected: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Invocation:
+    """Filled in by the handler while ``observe_invocation`` runs."""
+
+    counts: StageCounts | None = None
+    extra_metrics: dict[str, int] = field(default_factory=dict)
+
+
+@contextmanager
+def observe_invocation(
+    stage: str, batch_id: str | None = None, execution: str | None = None
+) -> Iterator[Invocation]:
+    """Trace the block as ``## <stage>`` and publish its duration and counts as metrics.
+
+    Metrics are published only when the block succeeds; failures are counted by
+    Lambda's own ``Errors`` metric and logged by the caller.
+    """
+    invocation = Invocation()
+    started = time.perf_counter()
+    with tracer.provider.in_subsegment(f"## {stage}") as subsegment:
+        subsegment.put_annotation("stage", stage)
+        if batch_id is not None:
+            subsegment.put_annotation("batch_id", batch_id)
+        yield invocation
+    _publish(stage, invocation, (time.perf_counter() - started) * 1000, batch_id, execution)
+
+
+def _publish(
+    stage: str,
+    invocation: Invocation,
+    duration_ms: float,
+    batch_id: str | None,
+    execution: str | None,
+) -> None:
+    with _FLUSH:
+        metrics.add_dimension(name="stage", value=stage)
+        metrics.add_metric(name="Duration", unit=MetricUnit.Milliseconds, value=duration_ms)
+        counts = invocation.counts
+        if counts is not None:
+            metrics.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=counts.records_in)
+            metrics.add_metric(
+                name="RecordsProcessed", unit=MetricUnit.Count, value=counts.processed
+            )
+            metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=counts.rejected)
+            metrics.add_metric(name="RecordsFailed", unit=MetricUnit.Count, value=counts.failed)
+        for name, value in invocation.extra_metrics.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        # Searchable in the EMF log line, never a dimension (one per batch would be costly).
+        if batch_id is not None:
+            metrics.add_metadata(key="batch_id", value=batch_id)
+        if execution is not None:
+            metrics.add_metadata(key="execution", value=execution)
+        metrics.flush_metrics()

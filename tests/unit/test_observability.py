@@ -1,0 +1,167 @@
+"""Metrics per stage: what each stage did to records, as EMF lines, and the starter's counts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib import starter
+from shared.lambda_runtime import run_stage, stage_counts
+from shared.models import (
+    BatchCounts,
+    BatchOutcome,
+    BatchStatus,
+    ChunkOutcome,
+    ChunkPayload,
+    ChunkRef,
+    EventType,
+    ExecutionInput,
+    SplitResult,
+)
+from shared.observability import StageCounts, observe_invocation, tracer
+
+BATCH = "20261126T000000-0123456789abcdef"
+EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:sluice-dev-pipeline:{BATCH}"
+
+
+def _chunk(records: int, rejected: int = 0) -> ChunkPayload:
+    return ChunkPayload(
+        batch_id=BATCH,
+        dataset="flights",
+        execution_arn=EXECUTION,
+        source_key=f"raw/flights/{BATCH}.csv",
+        chunk=ChunkRef(index=0, key="chunks/k", records=records),
+        current_key="chunks/k",
+        rejected=rejected,
+    )
+
+
+def _emf_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_validate_counts_the_rows_it_rejects():
+    counts = stage_counts(_chunk(1000), _chunk(1000, rejected=12))
+    assert counts == StageCounts(records_in=1000, processed=988, rejected=12)
+
+
+def test_later_stages_count_only_the_records_still_valid():
+    counts = stage_counts(_chunk(1000, rejected=12), _chunk(1000, rejected=12))
+    assert counts == StageCounts(records_in=988, processed=988, rejected=0)
+
+
+def test_store_and_chunk_failures_count_the_chunks_valid_records():
+    stored = ChunkOutcome(index=0, records=1000, processed=988, rejected=12, failed=0)
+    failed = ChunkOutcome(index=1, records=500, processed=0, rejected=0, failed=500)
+    assert stage_counts(_chunk(1000, 12), stored) == StageCounts(988, 988)
+    assert stage_counts(_chunk(500), failed) == StageCounts(500, 0, failed=500)
+
+
+def test_split_and_finalize_count_the_whole_batch():
+    split = SplitResult(dataset="flights", source_key="raw/x", records_received=1012, chunks=[])
+    outcome = BatchOutcome(
+        event_type=EventType.BATCH_COMPLETED_WITH_REJECTS,
+        batch_id=BATCH,
+        dataset="flights",
+        status=BatchStatus.COMPLETED_WITH_REJECTS,
+        execution_arn=EXECUTION,
+        counts=BatchCounts(received=1012, processed=1000, rejected=12, failed=0),
+    )
+    assert stage_counts(ExecutionInput(batch_id=BATCH), split) == StageCounts(1012, 1012)
+    assert stage_counts(split, outcome) == StageCounts(1012, 1000, 12, 0)
+
+
+def test_a_stage_publishes_its_counts_and_duration_with_the_batch_as_metadata(
+    capsys: pytest.CaptureFixture[str],
+):
+    answer = run_stage(
+        "validate",
+        _chunk(10).model_dump(mode="json"),
+        None,
+        ChunkPayload,
+        lambda payload: payload.model_copy(update={"rejected": 3}),
+    )
+
+    assert answer["rejected"] == 3
+    (emf,) = _emf_lines(capsys.readouterr().out)
+    definition = emf["_aws"]["CloudWatchMetrics"][0]
+    assert definition["Namespace"] == "Sluice"
+    assert sorted(definition["Dimensions"][0]) == ["service", "stage"]
+    assert {m["Name"] for m in definition["Metrics"]} == {
+        "Duration",
+        "RecordsIn",
+        "RecordsProcessed",
+        "RecordsRejected",
+        "RecordsFailed",
+    }
+    assert (emf["stage"], emf["service"]) == ("validate", "sluice")
+    assert (emf["RecordsIn"], emf["RecordsProcessed"], emf["RecordsRejected"]) == (
+        [10.0],
+        [7.0],
+        [3.0],
+    )
+    assert (emf["batch_id"], emf["execution"]) == (BATCH, EXECUTION)
+
+
+def test_a_failed_stage_publishes_no_metrics(capsys: pytest.CaptureFixture[str]):
+    def fail(payload: ChunkPayload) -> ChunkPayload:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        run_stage("transform", _chunk(10).model_dump(mode="json"), None, ChunkPayload, fail)
+
+    assert _emf_lines(capsys.readouterr().out) == []
+
+
+def test_each_invocation_flushes_its_own_dimensions(capsys: pytest.CaptureFixture[str]):
+    with observe_invocation("first") as invocation:
+        invocation.extra_metrics["Things"] = 2
+    with observe_invocation("second"):
+        pass
+
+    first, second = _emf_lines(capsys.readouterr().out)
+    assert (first["stage"], first["Things"]) == ("first", [2.0])
+    assert second["stage"] == "second"
+    assert "Things" not in second
+
+
+def test_tracing_is_off_outside_lambda():
+    assert tracer.disabled
+
+
+def test_the_starter_counts_started_and_failed_messages(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    def start(record: Any) -> str:
+        if record.body == "bad":
+            raise ValueError("not a batch")
+        return "arn"
+
+    monkeypatch.setattr(starter, "_start_from_record", start)
+    records = [
+        {
+            "messageId": str(index),
+            "receiptHandle": "r",
+            "body": body,
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:sluice-ingest",
+            "awsRegion": "us-east-1",
+        }
+        for index, body in enumerate(["ok", "bad", "ok"])
+    ]
+
+    answer = starter.handle_ingest_messages({"Records": records}, None)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "1"}]}
+    (emf,) = _emf_lines(capsys.readouterr().out)
+    assert emf["stage"] == "start_batches"
+    assert (emf["MessagesReceived"], emf["BatchesStarted"], emf["MessagesFailed"]) == (
+        [3.0],
+        [2.0],
+        [1.0],
+    )
