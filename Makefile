@@ -72,6 +72,21 @@ vendor: install
 package: install
 	$(PY) -m infra.package --stage $(DEPLOY_STAGE) --out build/package
 
+# make deploy DEPLOY_BUCKET=<artifacts bucket>          the whole template, one stack
+# make deploy DEPLOY_WITH=chalice                        resources stack + chalice deploy
+# make deploy-dashboard [DEPLOY_WITH=chalice]            frontend/ + config.js to its bucket
+# Optional: DEPLOY_STAGE=prod, STACK=<name> (default sluice-<stage>), ALARM_EMAIL=<address>.
+DEPLOY_WITH ?= template
+STACK ?= sluice-$(DEPLOY_STAGE)
+DEPLOY_ARGS = --stage $(DEPLOY_STAGE) --stack $(STACK) $(if $(DEPLOY_BUCKET),--bucket $(DEPLOY_BUCKET)) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
+.PHONY: deploy deploy-dashboard
+
+deploy: package
+	$(PY) -m infra.deploy $(DEPLOY_WITH) $(DEPLOY_ARGS)
+
+deploy-dashboard: install
+	$(PY) -m infra.deploy dashboard --with $(DEPLOY_WITH) $(DEPLOY_ARGS)
+
 # CPU throughput of the flights stage functions; writes bench/results/flights_throughput.json.
 bench: install
 	$(PY) -m bench.flights_throughput $(if $(ROWS),--rows $(ROWS),)
