@@ -5,7 +5,8 @@ stdout, which Lambda turns into metrics at no API cost (locally they are just pr
 ``POWERTOOLS_METRICS_DISABLED=true`` silences them); traces go to X-Ray through the
 function's active tracing and are disabled outside Lambda by Powertools itself.
 ``observe_invocation`` wraps one invocation: its trace subsegment, its duration and its
-per-stage record counts.
+per-stage record counts; ``observe_http`` does the same for API routes as Chalice
+middleware (``app.register_middleware(observe_http, "http")``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "NAMESPACE",
@@ -30,6 +31,7 @@ __all__ = [
     "StageCounts",
     "logger",
     "metrics",
+    "observe_http",
     "observe_invocation",
     "tracer",
 ]
@@ -83,6 +85,27 @@ def observe_invocation(
             subsegment.put_annotation("batch_id", batch_id)
         yield invocation
     _publish(stage, invocation, (time.perf_counter() - started) * 1000, batch_id, execution)
+
+
+def observe_http(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice ``http`` middleware: log context, a trace and metrics for every API request.
+
+    Publishes ``Requests``, ``ClientErrors`` and ``ServerErrors`` (counts) and ``Duration``
+    under the ``api`` stage; the route and method go on every log line.
+    """
+    logger.clear_state()
+    lambda_context = getattr(event, "lambda_context", None)
+    if lambda_context is not None:
+        logger.set_correlation_id(getattr(lambda_context, "aws_request_id", None))
+    route = (getattr(event, "context", None) or {}).get("resourcePath", getattr(event, "path", ""))
+    logger.append_keys(route=route, method=getattr(event, "method", None))
+    with observe_invocation("api") as invocation:
+        response = get_response(event)
+        status = int(getattr(response, "status_code", 200))
+        invocation.extra_metrics.update(
+            Requests=1, ClientErrors=int(400 <= status < 500), ServerErrors=int(status >= 500)
+        )
+    return response
 
 
 def _publish(

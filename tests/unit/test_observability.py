@@ -165,3 +165,30 @@ def test_the_starter_counts_started_and_failed_messages(
         [2.0],
         [1.0],
     )
+
+
+def test_api_requests_are_measured_by_the_http_middleware(capsys: pytest.CaptureFixture[str]):
+    from chalice.app import Chalice, Response
+    from chalice.test import Client
+
+    from shared.observability import observe_http
+
+    app = Chalice(app_name="observed")
+    app.register_middleware(observe_http, "http")
+
+    @app.route("/ok")
+    def ok() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.route("/broken")
+    def broken() -> Response:
+        return Response(body={"code": "oops"}, status_code=503)
+
+    with Client(app) as client:
+        assert client.http.get("/ok").status_code == 200
+        assert client.http.get("/broken").status_code == 503
+
+    ok_line, broken_line = _emf_lines(capsys.readouterr().out)
+    assert ok_line["stage"] == "api"
+    assert (ok_line["Requests"], ok_line["ServerErrors"]) == ([1.0], [0.0])
+    assert (broken_line["Requests"], broken_line["ServerErrors"]) == ([1.0], [1.0])
