@@ -4,8 +4,8 @@ moto's CloudFormation creates the buckets, tables, queues and topics from
 ``infra/resources.json``. Its state machine resource lands in a backend that does not
 execute, so the state machine is created through the Step Functions API instead, from
 the same ASL file, with ``DefinitionSubstitutions`` resolved by the stack (each becomes
-a stack output). The Lambda functions exist only as names for the dispatcher, so their
-roles and alarms (which name the state machine) are left out, and so are the resource
+a stack output). The Lambda functions exist only as names for the dispatcher; what
+refers to the state machine (some roles, an alarm) is left out, and so are the resource
 types moto's CloudFormation only warns about.
 """
 
