@@ -109,7 +109,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 _table("BatchesTable", "by-received"),
                 "Batches",
             ),
-            _allow(("dynamodb:Query",), _table("RecordsTable", "by-index-key"), "Records"),
+            _allow(("dynamodb:Query",), _table("RecordsTable"), "Records"),
             _allow(("sqs:SendMessage",), _queue("IngestQueue"), "Enqueue"),
             _allow(("states:DescribeStateMachine",), _STATE_MACHINE, "Definition"),
             _allow(
@@ -130,12 +130,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         event_queue="IngestQueue",
         statements=(
             _allow(
-                (
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes",
-                ),
+                # What Lambda's event source mapping does with the function's role.
+                ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
                 _queue("IngestQueue"),
                 "EventSource",
             ),
