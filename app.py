@@ -26,6 +26,7 @@ from chalice.app import Chalice, SQSEvent
 
 from chalicelib.api import api
 from chalicelib.starter import handle_ingest_messages
+from shared.observability import observe_http
 from stages import enrich as enrich_stage
 from stages import finalize as finalize_stage
 from stages import mark_failed as mark_failed_stage
@@ -39,6 +40,7 @@ INGEST_QUEUE_NAME = "sluice-ingest"
 
 app = Chalice(app_name="sluice")
 app.register_blueprint(api)
+app.register_middleware(observe_http, "http")
 
 
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=10, name="start_batches")
