@@ -6,6 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PORT ?= 8000
+# The browser tests drive Debian's Chromium (never a downloaded browser build).
+CHROMIUM := /usr/bin/chromium
 DEPLOY_STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
@@ -49,8 +51,6 @@ api-key: install
 	set -a; . .sluice-local/env; set +a; \
 	$(PY) -m chalicelib.api_keys create --name "$(or $(NAME),cli)" --scope "$(or $(SCOPE),read)"
 
-# The browser tests drive Debian's Chromium (never a downloaded browser build).
-CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi; \
 	$$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium
