@@ -247,3 +247,21 @@ export function rawValues(item) {
       : h("span", { class: "muted" }, "no values"),
   );
 }
+
+/** A rejected record's reasons: rule, field and message each; ``highlight`` marks one rule. */
+export function reasonsList(reasons, highlight = null) {
+  return h(
+    "ul",
+    { class: "reasons" },
+    (reasons ?? []).map((reason) => {
+      const rule = formatValue(reason.rule);
+      return h(
+        "li",
+        { class: ["reason", highlight !== null && rule === highlight && "is-match"], "data-rule": rule },
+        h("code", { class: "reason-rule" }, rule),
+        h("span", { class: "reason-field" }, formatValue(reason.field)),
+        h("span", { class: "reason-message" }, formatValue(reason.message)),
+      );
+    }),
+  );
+}

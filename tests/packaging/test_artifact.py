@@ -20,22 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devserver.provision import FUNCTION_NAMES
 from infra.package import LAMBDA_RUNTIME, find_lambda_python
 
 if TYPE_CHECKING:
     from tests.packaging.build import Built
 
-HANDLERS = (
-    "split",
-    "validate",
-    "transform",
-    "enrich",
-    "store",
-    "record_chunk_failure",
-    "finalize",
-    "mark_failed",
-    "start_batches",
-)
+# Every pipeline Lambda the ASL invokes, plus the queue consumer.
+HANDLERS = (*FUNCTION_NAMES, "start_batches")
 # What the Lambda Python runtime puts on sys.path besides the function's code.
 LAMBDA_RUNTIME_MODULES = (
     "boto3",

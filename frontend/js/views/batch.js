@@ -12,6 +12,7 @@ import {
   panel,
   progressBar,
   rawValues,
+  reasonsList,
   stateBadge,
   statCard,
   statusBadge,
@@ -303,23 +304,7 @@ function renderRejected(page, { loading, error, selected }) {
         "tr",
         { "data-line": lineOf(item), class: expanded ? "is-selected" : null },
         h("td", null, lineageButton(item, "rejected", `Line ${lineOf(item)}`, expanded)),
-        h(
-          "td",
-          { class: "cell-reasons" },
-          h(
-            "ul",
-            { class: "reasons" },
-            (item.reasons ?? []).map((reason) =>
-              h(
-                "li",
-                { class: "reason", "data-rule": formatValue(reason.rule) },
-                h("code", { class: "reason-rule" }, formatValue(reason.rule)),
-                h("span", { class: "reason-field" }, formatValue(reason.field)),
-                h("span", { class: "reason-message" }, formatValue(reason.message)),
-              ),
-            ),
-          ),
-        ),
+        h("td", { class: "cell-reasons" }, reasonsList(item.reasons)),
         h("td", { class: "cell-values" }, rawValues(item)),
       ),
     ),

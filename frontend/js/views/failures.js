@@ -2,7 +2,7 @@
 // filterable by the rule that rejected them.
 
 import { getRecords, listRecentBatches } from "../api.js";
-import { TERMINAL, batchLink, emptyState, pageHeader, panel, rawValues, statusBadge, table } from "../components.js";
+import { TERMINAL, batchLink, emptyState, pageHeader, panel, rawValues, reasonsList, statusBadge, table } from "../components.js";
 import { h, renderIfChanged, replace } from "../dom.js";
 import { formatAgo, formatDateTime, formatInt, formatValue } from "../format.js";
 import { Poller } from "../poller.js";
@@ -59,23 +59,7 @@ function renderRejects(rejects, rule) {
       { "data-line": item.lineage?.line ?? item.line },
       h("td", null, batchLink(item.batch_id ?? item.lineage?.batch_id, { short: true })),
       h("td", { class: "num" }, formatInt(item.lineage?.line ?? item.line)),
-      h(
-        "td",
-        { class: "cell-reasons" },
-        h(
-          "ul",
-          { class: "reasons" },
-          (item.reasons ?? []).map((reason) =>
-            h(
-              "li",
-              { class: ["reason", rule !== ALL_RULES && formatValue(reason.rule) === rule && "is-match"], "data-rule": formatValue(reason.rule) },
-              h("code", { class: "reason-rule" }, formatValue(reason.rule)),
-              h("span", { class: "reason-field" }, formatValue(reason.field)),
-              h("span", { class: "reason-message" }, formatValue(reason.message)),
-            ),
-          ),
-        ),
-      ),
+      h("td", { class: "cell-reasons" }, reasonsList(item.reasons, rule === ALL_RULES ? null : rule)),
       h("td", { class: "cell-values" }, rawValues(item)),
     ),
   );
