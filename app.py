@@ -2,16 +2,24 @@
 
 The story of one batch:
 
-1. ``POST /batches`` (``chalicelib/api.py``) refuses bad input before anything is
-   stored, then writes the raw body to S3, the batch item (``RECEIVED``) to DynamoDB,
-   and a message to the SQS ingest queue; it answers 202 with the batch id.
-2. ``start_batches`` reads the queue and starts one Standard Step Functions execution
-   per batch, named after the batch, so a duplicate message starts nothing.
-3. The state machine (``statemachine/pipeline.asl.json``) runs ``split``, then maps over
-   the chunks with ``validate`` → ``transform`` → ``enrich`` → ``store``, accounts a
-   failed chunk with ``record_chunk_failure``, and ends in ``finalize`` (counts, status,
-   an event on SNS) or ``mark_failed`` (the failure path, with the dead-letter queue).
-4. ``GET /batches/...`` reads status and records back from DynamoDB.
+1. It comes in one of two ways. ``POST /batches`` (``chalicelib/api.py``) takes a body
+   of up to 5 MB, refuses bad input before anything is stored, then writes the raw body
+   to S3, the batch item (``RECEIVED``) to DynamoDB and a message to the SQS ingest
+   queue, and answers 202. A larger file is declared with ``POST /uploads``, which
+   answers with a presigned S3 POST; when the file lands under ``uploads/``, S3 tells
+   EventBridge, and a rule puts the event on the same ingest queue.
+2. ``start_batches`` reads the queue: it makes the batch of an arrived upload, and
+   starts one Standard Step Functions execution per batch, named after the batch, so a
+   duplicate message or event starts nothing.
+3. The state machine (``statemachine/pipeline.asl.json``) runs ``split``, which streams
+   the raw object into chunk objects and a manifest; a Distributed Map reads the
+   manifest and runs each chunk through ``validate`` → ``transform`` → ``enrich`` →
+   ``store`` (a failed chunk goes to ``record_chunk_failure``), each writing the chunk's
+   progress to the chunk ledger; ``finalize`` reads the ledger's summary (counts,
+   status, an event on SNS), and ``mark_failed`` is the failure path (with the
+   dead-letter queue).
+4. ``GET /batches/...`` reads status from the ledger's summary, rejects from DynamoDB
+   and processed records from S3.
 
 This module only wires: each function below hands its event to a handler in
 ``stages/`` or ``chalicelib/``. The names given to Chalice are the Lambda function
@@ -24,7 +32,7 @@ from typing import Any
 
 from chalice.app import Chalice, SQSEvent
 
-from chalicelib.api import api
+from chalicelib.api import BINARY_BODY_TYPES, api
 from chalicelib.starter import handle_ingest_messages
 from shared.observability import observe_http
 from stages import enrich as enrich_stage
@@ -39,6 +47,8 @@ from stages import validate as validate_stage
 INGEST_QUEUE_NAME = "sluice-ingest"
 
 app = Chalice(app_name="sluice")
+# Request bodies of these types arrive as bytes, untouched (a gzip body is not text).
+app.api.binary_types.extend(BINARY_BODY_TYPES)
 app.register_blueprint(api)
 app.register_middleware(observe_http, "http")
 

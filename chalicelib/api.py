@@ -1,4 +1,4 @@
-"""The HTTP API (v1): ingest batches and read their status and records.
+"""The HTTP API (v1): ingest batches (bodies and uploads), read their status, chunks and records.
 
 Views only parse the request, call the core and format the answer; every refused
 request becomes a JSON 4xx through ``api_errors``.
@@ -6,6 +6,7 @@ request becomes a JSON 4xx through ``api_errors``.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import os
@@ -20,19 +21,32 @@ from chalicelib.execution_view import execution_view
 from chalicelib.http_errors import api_errors, json_response
 from chalicelib.ingest import IngestRequest, ingest
 from chalicelib.openapi import openapi_document
+from chalicelib.schemas import ChunkDetail, ChunkPage, DatasetInfo, DatasetList, PartitionPage
+from chalicelib.uploads import UploadRequest, request_upload
 from shared import aws
 from shared.context import get_context
-from shared.errors import BatchNotFoundError, MalformedRequestError, NotFoundError
-from shared.models import BATCH_ID_PATTERN, BatchPage, ExecutionInput, RecordPage
+from shared.datasets import dataset_names, get_dataset
+from shared.errors import (
+    BatchNotFoundError,
+    ChunkNotFoundError,
+    MalformedRequestError,
+    NotFoundError,
+    UploadPendingError,
+)
+from shared.ledger import ChunkStatus
+from shared.models import BATCH_ID_PATTERN, BatchPage, BatchView, ExecutionInput, RecordPage
 from shared.observability import logger
 from shared.records import RecordStatus
 
-__all__ = ["ACCEPTED_CONTENT_TYPES", "api"]
+__all__ = ["ACCEPTED_CONTENT_TYPES", "BINARY_BODY_TYPES", "api"]
 
 api = Blueprint(__name__)
 
 # Chalice would answer other types with its own 415; we take them all and refuse in one place.
 ACCEPTED_CONTENT_TYPES = ["*/*"]
+# API Gateway passes these bodies through as bytes (base64 in the event), so a gzip CSV
+# or NDJSON body reaches ingestion exactly as sent.
+BINARY_BODY_TYPES = ["text/csv", "application/x-ndjson", "application/ndjson", "application/jsonl"]
 
 
 def _cors() -> CORSConfig | None:
@@ -43,7 +57,7 @@ def _cors() -> CORSConfig | None:
         return None
     return CORSConfig(
         allow_origin=origin,
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        allow_headers=["Authorization", "Content-Type", "Content-Encoding", "Idempotency-Key"],
         expose_headers=["Location"],
         max_age=600,
     )
@@ -73,6 +87,20 @@ class RecordQuery(PageQuery):
     status: RecordStatus = RecordStatus.PROCESSED
 
 
+class ChunkQuery(PageQuery):
+    """Query parameters of ``GET /batches/{batch_id}/chunks``."""
+
+    status: ChunkStatus | None = None
+
+
+class PartitionQuery(PageQuery):
+    """Query parameters of ``GET /datasets/{dataset}/records`` (and the dataset's filters)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    date: datetime.date
+
+
 def _query(model: type[PageQuery]) -> Any:
     params = dict(api.current_request.query_params or {})
     try:
@@ -90,6 +118,36 @@ def _batch_id(value: str) -> str:
         raise BatchNotFoundError(f"no batch has id {value!r}")
     logger.append_keys(batch_id=value)
     return value
+
+
+def _batch(batch_id: str) -> BatchView:
+    """The batch, or a 404 that says whether its upload is still on its way."""
+    ctx = get_context()
+    try:
+        return ctx.batches.get(_batch_id(batch_id))
+    except BatchNotFoundError:
+        upload = ctx.uploads.get(batch_id)
+        if upload is None:
+            raise
+        raise UploadPendingError(
+            f"batch {batch_id!r} does not exist yet: its upload was issued at "
+            f"{upload.issued_at.isoformat()} and its file has not arrived",
+            [{"upload_id": upload.upload_id, "filename": upload.filename}],
+        ) from None
+
+
+def _json_body(model: type[UploadRequest]) -> UploadRequest:
+    request = api.current_request
+    try:
+        return model.model_validate_json(request.raw_body or b"{}")
+    except ValidationError as err:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+            for e in err.errors(include_url=False, include_input=False)[:20]
+        ]
+        raise MalformedRequestError(
+            "the request body is not a valid upload request", details
+        ) from err
 
 
 @api.route("/health", methods=["GET"])
@@ -128,6 +186,7 @@ def post_batch() -> Response:
         IngestRequest(
             body=raw if isinstance(raw := request.raw_body or b"", bytes) else raw.encode(),
             content_type=headers.get("content-type"),
+            content_encoding=headers.get("content-encoding"),
             dataset=params.get("dataset"),
             idempotency_key=headers.get("idempotency-key"),
         ),
@@ -135,6 +194,18 @@ def post_batch() -> Response:
         enqueue,
     )
     return json_response(accepted, status=202, headers={"Location": accepted.status_url})
+
+
+@api.route("/uploads", methods=["POST"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def post_upload() -> Response:
+    """Declare a file and get a presigned S3 POST for it (201), or its batch if it has arrived."""
+    headers = {k.lower(): v for k, v in api.current_request.headers.items()}
+    ticket = request_upload(
+        _json_body(UploadRequest), headers.get("idempotency-key"), get_context(), aws.s3()
+    )
+    status = 200 if ticket.duplicate else 201
+    return json_response(ticket, status=status, headers={"Location": ticket.status_url})
 
 
 @api.route("/batches", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
@@ -149,19 +220,97 @@ def list_batches() -> Response:
 @api.route("/batches/{batch_id}", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
 @api_errors
 def get_batch(batch_id: str) -> Response:
-    """Show a batch: status, counts, per-stage progress, timings, execution and error."""
-    return json_response(get_context().batches.get(_batch_id(batch_id)))
+    """Show a batch: status, counts, chunk and stage progress, timings, execution and error."""
+    return json_response(_batch(batch_id))
 
 
 @api.route("/batches/{batch_id}/records", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
 @api_errors
 def get_records(batch_id: str) -> Response:
-    """Page through a batch's processed (enriched) or rejected records."""
+    """Page through a batch's processed (enriched, from S3) or rejected records, in line order."""
     ctx = get_context()
-    ctx.batches.get(_batch_id(batch_id))
+    batch = _batch(batch_id)
     query = _query(RecordQuery)
-    records, token = ctx.records.page(batch_id, query.status, query.limit, query.next)
+    if query.status is RecordStatus.REJECTED:
+        records, token = ctx.rejects.page(batch_id, query.limit, query.next)
+    else:
+        records, token = ctx.processed_records.batch_page(
+            batch_id, batch.dataset, batch.chunks.total or 0, query.limit, query.next
+        )
     return json_response(RecordPage(status=query.status.value, records=records, next=token))
+
+
+@api.route("/batches/{batch_id}/chunks", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def get_chunks(batch_id: str) -> Response:
+    """Page through a batch's chunk ledger, optionally only the chunks of one status."""
+    _batch(batch_id)
+    query = _query(ChunkQuery)
+    chunks, token = get_context().ledger.page(batch_id, query.limit, query.next, query.status)
+    return json_response(ChunkPage(chunks=chunks, next=token))
+
+
+@api.route(
+    "/batches/{batch_id}/chunks/{index}", methods=["GET"], authorizer=api_key_authorizer, cors=CORS
+)
+@api_errors
+def get_chunk(batch_id: str, index: str) -> Response:
+    """Show one chunk: its ledger entry and, where it ran as a child execution, that execution."""
+    batch = _batch(batch_id)
+    if not index.isdigit() or int(index) >= (batch.chunks.total or 0):
+        raise ChunkNotFoundError(f"batch {batch_id!r} has no chunk {index!r}")
+    entry = get_context().ledger.get(batch_id, int(index))
+    if entry is None:
+        raise ChunkNotFoundError(f"chunk {index} of batch {batch_id!r} has not started yet")
+    execution = None
+    if entry.execution_arn and entry.execution_arn != batch.execution_arn:
+        child = entry.execution_arn
+        definition = _definition(batch.execution_arn or child)
+        processor = next(
+            state["ItemProcessor"]
+            for state in definition["States"].values()
+            if "ItemProcessor" in state
+        )
+        execution = execution_view(aws.stepfunctions(), child, processor)
+    return json_response(ChunkDetail(chunk=entry, execution=execution))
+
+
+@api.route("/datasets", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def list_datasets() -> Response:
+    """List the registered datasets, their CSV header and their record filters."""
+    datasets = [
+        DatasetInfo(
+            name=name,
+            csv_columns=list(get_dataset(name).csv_columns),
+            filters=list(get_dataset(name).filters),
+        )
+        for name in dataset_names()
+    ]
+    return json_response(DatasetList(datasets=datasets))
+
+
+@api.route("/datasets/{dataset}/records", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def get_dataset_records(dataset: str) -> Response:
+    """Page through one date partition of a dataset's processed records, across batches."""
+    known = get_dataset(dataset)
+    query = _query(PartitionQuery)
+    filters = {k: str(v) for k, v in (query.model_extra or {}).items()}
+    unknown = sorted(set(filters) - set(known.filters))
+    if unknown:
+        raise MalformedRequestError(
+            f"dataset {dataset!r} cannot be filtered by {unknown}; "
+            f"its filters are {list(known.filters)}"
+        )
+    records, token = get_context().processed_records.partition_page(
+        known.name, query.date, filters, query.limit, query.next
+    )
+    return json_response(
+        PartitionPage(
+            dataset=known.name, date=query.date, filters=filters, records=records, next=token
+        )
+    )
 
 
 @api.route(
@@ -169,12 +318,12 @@ def get_records(batch_id: str) -> Response:
 )
 @api_errors
 def get_execution(batch_id: str) -> Response:
-    """Show the batch's execution: the ASL and what happened to each state."""
-    batch = get_context().batches.get(_batch_id(batch_id))
+    """Show the batch's execution: the ASL, what happened to each state, the Map Run's counts."""
+    batch = _batch(batch_id)
     if batch.execution_arn is None:
         raise NotFoundError(f"batch {batch_id!r} has not started an execution yet")
     sfn = aws.stepfunctions()
-    view = execution_view(sfn, batch.execution_arn, _definition(batch.execution_arn))
+    view = execution_view(sfn, batch.execution_arn, _definition(batch.execution_arn), batch)
     return json_response(view)
 
 

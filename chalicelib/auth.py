@@ -21,8 +21,13 @@ if TYPE_CHECKING:
 
 __all__ = ["SCOPE_ROUTES", "authorize", "routes_for"]
 
-_READ = [AuthRoute("/batches", ["GET"]), AuthRoute("/batches/*", ["GET"])]
-_INGEST = [AuthRoute("/batches", ["POST"])]
+_READ = [
+    AuthRoute("/batches", ["GET"]),
+    AuthRoute("/batches/*", ["GET"]),
+    AuthRoute("/datasets", ["GET"]),
+    AuthRoute("/datasets/*", ["GET"]),
+]
+_INGEST = [AuthRoute("/batches", ["POST"]), AuthRoute("/uploads", ["POST"])]
 
 SCOPE_ROUTES: dict[Scope, list[AuthRoute]] = {
     Scope.READ: _READ,

@@ -1,10 +1,15 @@
 """An execution as the dashboard draws it: the ASL plus what happened to each state.
 
-Step Functions' history is a flat list of events, interleaved across Map iterations;
-each event links to the one before it in its own thread (``previousEventId``). Walking
-those links back to the nearest ``*StateEntered`` event tells which state an event
-belongs to. The history is fetched on demand for one execution only (its API refills
-at 20 calls a second).
+Step Functions' history is a flat list of events; each event links to the one before
+it in its own thread (``previousEventId``). Walking those links back to the nearest
+``*StateEntered`` event tells which state an event belongs to. The history is fetched
+on demand for one execution only (its API refills at 20 calls a second).
+
+The chunks run in a Distributed Map, whose children are executions of their own: the
+batch's history holds the Map Run (its counts come from ``DescribeMapRun``), not the
+children's events. What each state inside the Map did is read from the chunk ledger's
+summary instead (so many chunks cost one item, not thousands of histories); one
+child's own history can be fetched for one chunk, on demand.
 """
 
 from __future__ import annotations
@@ -13,17 +18,25 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models import BatchStatus, StageName
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mypy_boto3_stepfunctions import SFNClient
+
+    from shared.models import BatchView, StageSummary
 
 __all__ = [
     "ExecutionView",
     "HistoryEvent",
+    "MapRunView",
     "StateRun",
     "StateStatus",
     "execution_view",
+    "overlay_chunk_states",
     "summarize",
 ]
 
@@ -81,8 +94,21 @@ class HistoryEvent(BaseModel):
     cause: str | None = None
 
 
+class MapRunView(BaseModel):
+    """A Distributed Map's run: how many of its items (chunks) are where."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state: str
+    map_run_arn: str
+    status: str
+    max_concurrency: int | None = None
+    item_counts: dict[str, int] = Field(default_factory=dict)
+    execution_counts: dict[str, int] = Field(default_factory=dict)
+
+
 class ExecutionView(BaseModel):
-    """``GET /batches/{batch_id}/execution``."""
+    """``GET /batches/{batch_id}/execution`` (and one chunk's child execution)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,6 +119,7 @@ class ExecutionView(BaseModel):
     definition: dict[str, Any]
     states: dict[str, StateRun]
     events: list[HistoryEvent]
+    map_runs: list[MapRunView] = Field(default_factory=list)
     truncated: bool = False
 
 
@@ -209,8 +236,112 @@ def _status(run: StateRun, state_type: str, running: bool) -> StateStatus:
     return StateStatus.SUCCEEDED
 
 
-def execution_view(sfn: SFNClient, execution_arn: str, definition: dict[str, Any]) -> ExecutionView:
-    """Fetch one execution's description and history and summarise them."""
+def _map_runs(
+    sfn: SFNClient, events: list[HistoryEvent], raw: list[dict[str, Any]]
+) -> list[MapRunView]:
+    runs: list[MapRunView] = []
+    by_id = {event["id"]: event for event in raw}
+    for event in events:
+        if event.type != "MapRunStarted":
+            continue
+        arn = by_id[event.id].get("mapRunStartedEventDetails", {}).get("mapRunArn")
+        if not arn:
+            continue
+        described = sfn.describe_map_run(mapRunArn=arn)
+        runs.append(
+            MapRunView(
+                state=event.state or "",
+                map_run_arn=arn,
+                status=described["status"],
+                max_concurrency=described.get("maxConcurrency"),
+                item_counts=_counts(described.get("itemCounts")),
+                execution_counts=_counts(described.get("executionCounts")),
+            )
+        )
+    return runs
+
+
+def _counts(counts: Mapping[str, Any] | None) -> dict[str, int]:
+    return {name: int(value) for name, value in (counts or {}).items()}
+
+
+def overlay_chunk_states(
+    definition: dict[str, Any], states: dict[str, StateRun], batch: BatchView
+) -> dict[str, StateRun]:
+    """Fill in the states inside the Distributed Map from the chunk ledger's summary (pure).
+
+    A stage state is entered once per chunk that reached it (finished it, or failed
+    there), attempted once per invocation (failed attempts included), and caught once
+    per chunk whose failure stopped there; ``RecordChunkFailure`` once per failed chunk.
+    """
+    inner = {
+        name
+        for state in definition.get("States", {}).values()
+        if state.get("Type") == "Map"
+        for name in state.get("ItemProcessor", {}).get("States", {})
+    }
+    running = batch.status in {BatchStatus.RECEIVED, BatchStatus.RUNNING}
+    total = batch.chunks.total or 0
+    merged = dict(states)
+    for name in inner:
+        stage = _stage_of(name)
+        if stage is not None:
+            merged[name] = _stage_run(batch.stages.get(stage), running, total)
+        elif name == "RecordChunkFailure":
+            failed = batch.chunks.failed
+            merged[name] = StateRun(
+                status=StateStatus.SUCCEEDED if failed else StateStatus.NOT_STARTED,
+                entered=failed,
+                exited=failed,
+                attempts=failed,
+            )
+    return merged
+
+
+def _stage_run(summary: StageSummary | None, running: bool, total: int) -> StateRun:
+    if summary is None:
+        return StateRun()
+    entered = summary.chunks_done + summary.chunks_caught
+    if running and entered < total:
+        status = StateStatus.RUNNING
+    elif summary.chunks_caught:
+        status = StateStatus.CAUGHT
+    else:
+        status = StateStatus.SUCCEEDED
+    duration = None
+    if summary.started_at and summary.finished_at:
+        duration = int((summary.finished_at - summary.started_at).total_seconds() * 1000)
+    return StateRun(
+        status=status,
+        entered=entered,
+        exited=entered,
+        caught=summary.chunks_caught,
+        attempts=summary.chunks_done + summary.failed_attempts,
+        entered_at=summary.started_at,
+        exited_at=summary.finished_at,
+        duration_ms=duration,
+        error=summary.last_error,
+    )
+
+
+def _stage_of(state_name: str) -> StageName | None:
+    try:
+        return StageName(state_name.lower())
+    except ValueError:
+        return None
+
+
+def execution_view(
+    sfn: SFNClient,
+    execution_arn: str,
+    definition: dict[str, Any],
+    batch: BatchView | None = None,
+) -> ExecutionView:
+    """Fetch one execution's description and history and summarise them.
+
+    With ``batch``, the states inside the Distributed Map come from its chunk ledger,
+    and each Map Run's counts are fetched.
+    """
     described = sfn.describe_execution(executionArn=execution_arn)
     events: list[dict[str, Any]] = []
     truncated = False
@@ -222,6 +353,10 @@ def execution_view(sfn: SFNClient, execution_arn: str, definition: dict[str, Any
             truncated = True
             break
     states, flat = summarize(definition, events, running=described["status"] == "RUNNING")
+    map_runs: list[MapRunView] = []
+    if batch is not None:
+        states = overlay_chunk_states(definition, states, batch)
+        map_runs = _map_runs(sfn, flat, events)
     return ExecutionView(
         execution_arn=execution_arn,
         status=described["status"],
@@ -230,5 +365,6 @@ def execution_view(sfn: SFNClient, execution_arn: str, definition: dict[str, Any
         definition=definition,
         states=states,
         events=flat,
+        map_runs=map_runs,
         truncated=truncated,
     )

@@ -19,14 +19,14 @@ from shared.errors import IdempotencyConflictError, MalformedRequestError
 from shared.models import BatchAccepted, BatchStatus, ExecutionInput
 from shared.objects import raw_key
 from shared.observability import logger
-from shared.raw_input import input_format, parse_body
+from shared.raw_input import content_encoding, input_format, parse_body
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from shared.context import PipelineContext
 
-__all__ = ["IngestRequest", "ingest"]
+__all__ = ["IngestRequest", "batch_id_for", "check_idempotency_key", "ingest"]
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -39,6 +39,7 @@ class IngestRequest:
     content_type: str | None
     dataset: str | None
     idempotency_key: str | None
+    content_encoding: str | None = None
 
 
 def ingest(
@@ -49,26 +50,28 @@ def ingest(
     """Accept a batch: store its raw body, record it as ``RECEIVED`` and queue its start.
 
     Raises:
-        UnsupportedMediaTypeError: missing or unsupported Content-Type.
+        UnsupportedMediaTypeError: missing or unsupported Content-Type or Content-Encoding.
         MalformedRequestError: the body or the Idempotency-Key is malformed.
         PayloadTooLargeError: over the body or record limit.
         UnknownDatasetError: no such dataset.
         IdempotencyConflictError: the Idempotency-Key was used with another body.
     """
     fmt = input_format(request.content_type)
-    if request.idempotency_key is not None and not _IDEMPOTENCY_KEY.match(request.idempotency_key):
-        raise MalformedRequestError(
-            "the Idempotency-Key header must be 1 to 128 printable ASCII characters"
-        )
+    encoding = content_encoding(request.content_encoding)
+    check_idempotency_key(request.idempotency_key)
     parsed = parse_body(
         request.body,
         fmt,
         dataset=request.dataset,
         max_records=ctx.settings.max_records,
         max_body_bytes=ctx.settings.max_body_bytes,
+        encoding=encoding,
+        max_inflated_bytes=ctx.settings.max_inflated_bytes,
     )
-    digest = hashlib.sha256(f"{fmt.value}\n{parsed.dataset}\n".encode() + request.body).hexdigest()
-    batch_id = _batch_id(request.idempotency_key)
+    digest = hashlib.sha256(
+        f"{fmt.value}\n{encoding or ''}\n{parsed.dataset}\n".encode() + request.body
+    ).hexdigest()
+    batch_id = batch_id_for(request.idempotency_key)
     accepted = BatchAccepted(
         batch_id=batch_id,
         status_url=f"/batches/{batch_id}",
@@ -76,13 +79,16 @@ def ingest(
     )
     if request.idempotency_key is not None and _seen_before(ctx, batch_id, digest, enqueue):
         return accepted.model_copy(update={"duplicate": True})
-    key = raw_key(parsed.dataset, batch_id, fmt.extension)
-    ctx.raw.put_bytes(key, request.body, fmt.value)
+    extension = fmt.extension + (".gz" if encoding else "")
+    key = raw_key(parsed.dataset, batch_id, extension)
+    ctx.raw.put_bytes(key, request.body, fmt.value, encoding)
     created = ctx.batches.create(
         NewBatch(
             batch_id=batch_id,
             dataset=parsed.dataset,
             content_type=fmt.value,
+            content_encoding=encoding,
+            size_bytes=len(request.body),
             raw_key=key,
             payload_sha256=digest,
             records_received=len(parsed.rows),
@@ -101,7 +107,20 @@ def ingest(
     return accepted
 
 
-def _batch_id(idempotency_key: str | None) -> str:
+def check_idempotency_key(idempotency_key: str | None) -> None:
+    """Refuse an Idempotency-Key that is not 1 to 128 printable ASCII characters.
+
+    Raises:
+        MalformedRequestError: it is not.
+    """
+    if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise MalformedRequestError(
+            "the Idempotency-Key header must be 1 to 128 printable ASCII characters"
+        )
+
+
+def batch_id_for(idempotency_key: str | None) -> str:
+    """Return the batch id a request makes: fixed by its Idempotency-Key, else a new one."""
     if idempotency_key is None:
         # Time-ordered, so ids sort by arrival; random enough never to collide.
         return f"{utc_now():%Y%m%dT%H%M%S}-{secrets.token_hex(8)}"

@@ -1,12 +1,15 @@
 """Create the pipeline's resources in moto from the deploy template itself.
 
-moto's CloudFormation creates the buckets, tables, queues and topics from
-``infra/resources.json``. Its state machine resource lands in a backend that does not
-execute, so the state machine is created through the Step Functions API instead, from
-the same ASL file, with ``DefinitionSubstitutions`` resolved by the stack (each becomes
-a stack output). The Lambda functions exist only as names for the dispatcher; what
-refers to the state machine (some roles, an alarm) is left out, and so are the resource
-types moto's CloudFormation only warns about.
+moto's CloudFormation creates the buckets, tables, queues, topics and the EventBridge
+rule from ``infra/resources.json``. Its state machine resource lands in a backend that
+does not execute, so the state machine is created through the Step Functions API
+instead, from the same ASL file, with ``DefinitionSubstitutions`` resolved by the stack
+(each becomes a stack output). moto's CloudFormation ignores a bucket's
+``NotificationConfiguration``, so the raw bucket's "send events to EventBridge" setting
+is read from the template and applied through the S3 API. The Lambda functions exist
+only as names for the dispatcher; what refers to the state machine (some roles, an
+alarm) is left out, and so are the resource types moto's CloudFormation only warns
+about (alarms, subscriptions, bucket and queue policies: moto enforces no policy).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
 __all__ = ["FUNCTION_NAMES", "FUNCTION_PREFIX", "Provisioned", "provision"]
@@ -44,7 +48,12 @@ FUNCTION_NAMES = (
 _SUBSTITUTION_OUTPUT = "Substitution"
 # moto's CloudFormation skips these with a warning; locally nothing needs them.
 _UNSUPPORTED_TYPES = frozenset(
-    {"AWS::CloudWatch::Alarm", "AWS::SNS::Subscription", "AWS::S3::BucketPolicy"}
+    {
+        "AWS::CloudWatch::Alarm",
+        "AWS::SNS::Subscription",
+        "AWS::S3::BucketPolicy",
+        "AWS::SQS::QueuePolicy",
+    }
 )
 
 
@@ -61,10 +70,12 @@ def provision(
     stepfunctions: SFNClient,
     lambda_client: LambdaClient,
     iam: IAMClient,
+    s3: S3Client,
     stack_name: str = "sluice",
 ) -> Provisioned:
     """Create the stack, the state machine and the function names; return the outputs."""
     template = load_template()
+    notifications = _bucket_notifications(template)
     machine = template["Resources"].pop(STATE_MACHINE_ID)["Properties"]
     _drop_local_extras(template)
     for name, value in machine["DefinitionSubstitutions"].items():
@@ -77,6 +88,14 @@ def provision(
     )
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    }
+    for logical_id, configuration in notifications.items():
+        s3.put_bucket_notification_configuration(
+            Bucket=physical[logical_id], NotificationConfiguration=configuration
+        )
     definition = json.dumps(machine["Definition"])
     for name in machine["DefinitionSubstitutions"]:
         definition = definition.replace("${" + name + "}", outputs[f"{_SUBSTITUTION_OUTPUT}{name}"])
@@ -88,6 +107,18 @@ def provision(
     )["stateMachineArn"]
     _create_functions(lambda_client, iam, (FUNCTION_PREFIX + n for n in FUNCTION_NAMES))
     return Provisioned(outputs=outputs, environment=settings_environment(outputs))
+
+
+def _bucket_notifications(template: dict[str, Any]) -> dict[str, Any]:
+    """The buckets whose template sends their events to EventBridge, as S3 API configurations."""
+    configurations: dict[str, Any] = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::S3::Bucket":
+            continue
+        notification = resource["Properties"].get("NotificationConfiguration", {})
+        if notification.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+            configurations[logical_id] = {"EventBridgeConfiguration": {}}
+    return configurations
 
 
 def _drop_local_extras(template: dict[str, Any]) -> None:

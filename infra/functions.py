@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "API_HANDLER",
+    "XRAY_MANAGED_POLICY",
     "FUNCTIONS",
     "FunctionSpec",
     "Statement",
@@ -25,10 +26,10 @@ __all__ = [
 Statement = dict[str, Any]
 API_HANDLER = "api_handler"  # Chalice's name for the function behind every route
 
-# X-Ray's write actions and CloudWatch Logs' delivery actions support no resource-level
-# permissions: "*" is the only resource AWS accepts for them.
-_XRAY_WRITE = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
-_XRAY_SAMPLING = ("xray:GetSamplingRules", "xray:GetSamplingTargets")
+# X-Ray's write actions support no resource-level permissions ("*" is all AWS accepts):
+# every role gets them through AWS's own managed policy, written once, not once per role
+# (the resources stack must stay under CloudFormation's 51,200 bytes for an inline body).
+XRAY_MANAGED_POLICY = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"}
 
 
 def _allow(actions: tuple[str, ...], resources: list[Any], sid: str) -> Statement:
@@ -54,19 +55,26 @@ def _queue(logical_id: str) -> list[Any]:
 
 
 _STATE_MACHINE: list[Any] = [{"Ref": "PipelineStateMachine"}]
+_STATES_ARN = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
 _EXECUTIONS: list[Any] = [
-    {
-        "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
-        ":execution:${PipelineStateMachine.Name}:*"
-    }
+    {"Fn::Sub": f"{_STATES_ARN}:execution:${{PipelineStateMachine.Name}}:*"},
+    # A Distributed Map's child executions: execution:<machine>/<map run>:<child>.
+    {"Fn::Sub": f"{_STATES_ARN}:execution:${{PipelineStateMachine.Name}}/*"},
 ]
+_MAP_RUNS: list[Any] = [{"Fn::Sub": f"{_STATES_ARN}:mapRun:${{PipelineStateMachine.Name}}/*"}]
 
 # GetObject on a missing key answers 403 instead of 404 (NoSuchKey, which the code maps to
 # ChunkObjectMissingError) unless the caller may list the bucket.
 _LIST_RAW = _allow(("s3:ListBucket",), _bucket("RawBucket"), "MissingObjectsAreNotFound")
-_RECORD_PROGRESS = _allow(("dynamodb:UpdateItem",), _table("BatchesTable"), "BatchProgress")
+# The chunk ledger: a chunk item is read, then put (alone, or in a transaction with an
+# update of the batch summary: TransactWriteItems needs the actions of its items).
+_LEDGER = _allow(
+    ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+    _table("BatchesTable"),
+    "ChunkLedger",
+)
 _READ_BATCH = _allow(
-    ("dynamodb:Query", "dynamodb:UpdateItem"), _table("BatchesTable"), "BatchItems"
+    ("dynamodb:GetItem", "dynamodb:UpdateItem"), _table("BatchesTable"), "BatchItems"
 )
 _CHUNKS_READ_WRITE = _allow(
     ("s3:GetObject", "s3:PutObject"), _objects("RawBucket", "chunks/"), "Chunks"
@@ -104,12 +112,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         chalice_name=API_HANDLER,
         statements=(
             _allow(("s3:PutObject",), _objects("RawBucket", "raw/"), "RawBodies"),
+            # A presigned POST is signed with this role: it may put (only) upload objects.
+            _allow(("s3:PutObject",), _objects("RawBucket", "uploads/"), "SignUploads"),
             _allow(
                 ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"),
                 _table("BatchesTable", "by-received"),
                 "Batches",
             ),
-            _allow(("dynamodb:Query",), _table("RecordsTable"), "Records"),
+            _allow(("dynamodb:Query",), _table("RecordsTable"), "Rejects"),
+            _allow(
+                ("s3:GetObject",), _objects("ProcessedBucket", "processed/"), "ProcessedRecords"
+            ),
+            _allow(("s3:ListBucket",), _bucket("ProcessedBucket"), "DatePartitions"),
             _allow(("sqs:SendMessage",), _queue("IngestQueue"), "Enqueue"),
             _allow(("states:DescribeStateMachine",), _STATE_MACHINE, "Definition"),
             _allow(
@@ -117,6 +131,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 _EXECUTIONS,
                 "Executions",
             ),
+            _allow(("states:DescribeMapRun",), _MAP_RUNS, "MapRuns"),
         ),
     ),
     FunctionSpec(
@@ -135,7 +150,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 _queue("IngestQueue"),
                 "EventSource",
             ),
-            _READ_BATCH,
+            _allow(
+                ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+                _table("BatchesTable"),
+                "BatchItems",
+            ),
+            # HeadObject of an arrived upload (its size, type and version).
+            _allow(("s3:GetObject",), _objects("RawBucket", "uploads/"), "Uploads"),
             _allow(("states:StartExecution",), _STATE_MACHINE, "Start"),
         ),
     ),
@@ -144,8 +165,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         chalice_name="split",
         statements=(
             _READ_BATCH,
-            _allow(("s3:GetObject",), _objects("RawBucket", "raw/"), "RawBodies"),
-            _allow(("s3:PutObject",), _objects("RawBucket", "chunks/"), "Chunks"),
+            _allow(
+                ("s3:GetObject",),
+                _objects("RawBucket", "raw/") + _objects("RawBucket", "uploads/"),
+                "RawObjects",
+            ),
+            _allow(
+                ("s3:PutObject", "s3:AbortMultipartUpload"),
+                _objects("RawBucket", "chunks/"),
+                "Chunks",
+            ),
             _LIST_RAW,
         ),
     ),
@@ -153,7 +182,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         FunctionSpec(
             logical_id=logical_id,
             chalice_name=chalice_name,
-            statements=(_CHUNKS_READ_WRITE, _LIST_RAW, _RECORD_PROGRESS),
+            statements=(_CHUNKS_READ_WRITE, _LIST_RAW, _LEDGER),
         )
         for logical_id, chalice_name in (
             ("Validate", "validate"),
@@ -170,16 +199,35 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             _allow(
                 ("s3:PutObject",), _objects("ProcessedBucket", "processed/"), "ProcessedRecords"
             ),
-            _allow(("dynamodb:BatchWriteItem",), _table("RecordsTable"), "Records"),
-            _RECORD_PROGRESS,
+            _allow(("dynamodb:BatchWriteItem",), _table("RecordsTable"), "Rejects"),
+            _LEDGER,
         ),
     ),
     FunctionSpec(
         logical_id="RecordChunkFailure",
         chalice_name="record_chunk_failure",
-        statements=(_RECORD_PROGRESS,),
+        statements=(
+            _LEDGER,
+            # Withdraw what a failed chunk wrote, so none of its records is also stored.
+            _allow(("s3:DeleteObject",), _objects("ProcessedBucket", "processed/"), "Withdraw"),
+            _allow(
+                ("dynamodb:Query", "dynamodb:BatchWriteItem"),
+                _table("RecordsTable"),
+                "WithdrawRejects",
+            ),
+        ),
     ),
-    FunctionSpec(logical_id="Finalize", chalice_name="finalize", statements=(_RECORD_PROGRESS,)),
+    FunctionSpec(
+        logical_id="Finalize",
+        chalice_name="finalize",
+        statements=(
+            _allow(
+                ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+                _table("BatchesTable"),
+                "BatchItems",
+            ),
+        ),
+    ),
     FunctionSpec(logical_id="MarkFailed", chalice_name="mark_failed", statements=(_READ_BATCH,)),
 )
 
@@ -195,7 +243,7 @@ def by_logical_id() -> dict[str, FunctionSpec]:
 
 
 def role_statements(spec: FunctionSpec) -> list[Statement]:
-    """Return the function's whole policy: its own statements, its logs and its traces."""
+    """Return the function's own policy: its statements and its logs (traces: the managed one)."""
     log_group = (
         "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}"
         f":log-group:/aws/lambda/{spec.deployed_name}:*"
@@ -203,5 +251,4 @@ def role_statements(spec: FunctionSpec) -> list[Statement]:
     return [
         *spec.statements,
         _allow(("logs:CreateLogStream", "logs:PutLogEvents"), [{"Fn::Sub": log_group}], "Logs"),
-        _allow(_XRAY_WRITE + _XRAY_SAMPLING, ["*"], "Traces"),
     ]

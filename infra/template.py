@@ -16,7 +16,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from infra.functions import FUNCTIONS, FunctionSpec, function_name, role_statements
+from infra.functions import (
+    FUNCTIONS,
+    XRAY_MANAGED_POLICY,
+    FunctionSpec,
+    function_name,
+    role_statements,
+)
 
 __all__ = [
     "ALARM_METRICS",
@@ -57,8 +63,8 @@ POWERTOOLS_ENVIRONMENT = {
 }
 ALARM_METRICS = ("Errors", "Throttles")
 _LAMBDA_ALARMS = {
-    "Errors": "{name} raised an error (Step Functions retries some; the batch may still finish).",
-    "Throttles": "{name} was throttled: concurrency is exhausted.",
+    "Errors": "{name} failed (retried ones too)",
+    "Throttles": "{name} was throttled",
 }
 
 
@@ -102,6 +108,7 @@ def function_resources(spec: FunctionSpec) -> dict[str, Any]:
                         }
                     ],
                 },
+                "ManagedPolicyArns": [XRAY_MANAGED_POLICY],
                 "Policies": [
                     {
                         "PolicyName": "least-privilege",

@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
+# Presigned POSTs must be SigV4 (S3 refuses SigV2 in newer regions, and it is deprecated).
+_S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
 
 RETRYABLE_ERROR_CODES = frozenset(
     {
@@ -56,7 +58,7 @@ RETRYABLE_ERROR_CODES = frozenset(
 @functools.cache
 def s3() -> S3Client:
     """Return the process's S3 client."""
-    return boto3.client("s3", config=_CONFIG)
+    return boto3.client("s3", config=_S3_CONFIG)
 
 
 @functools.cache

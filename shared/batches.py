@@ -1,8 +1,11 @@
-"""The batches table: one item per batch plus one per chunk, the pipeline's progress record.
+"""The batches table's batch items: what a batch is, and the summary of its chunk ledger.
 
-Every write is idempotent: chunk progress is ``SET`` on a chunk item (never ``ADD``),
-and the batch totals are computed from the Map state's outcomes, so a retried stage or
-a re-run execution writes the same values again instead of counting twice.
+A batch item is created once (``RECEIVED``, or ``FAILED`` for an upload that is not
+what it declared), moves to ``RUNNING`` when its execution starts, learns its size when
+``split`` has read the source, and ends with a terminal status. Its counters
+(``chunks_stored``, ``processed``, per-stage progress ...) are written only by the chunk
+ledger (``shared/ledger.py``), in the same transaction as the chunk item they sum, so
+they never count a retried chunk twice. Reading a batch is one ``GetItem``.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.dynamo import decode_page_token, encode_page_token, from_item, to_item
 from shared.errors import BatchNotFoundError
+from shared.ledger import stage_counter
 from shared.models import (
     BatchCounts,
     BatchOutcome,
+    BatchSource,
     BatchStatus,
     BatchView,
+    ChunkProgress,
+    ContentEncoding,
     ErrorInfo,
     StageName,
     StageSummary,
@@ -29,58 +36,60 @@ from shared.models import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-__all__ = ["BATCH_ITEM", "LISTING_INDEX", "BatchRepository", "NewBatch", "StageProgress"]
+__all__ = ["BATCH_ITEM", "LISTING_INDEX", "BatchRepository", "NewBatch"]
 
 BATCH_ITEM = "batch"
 LISTING_INDEX = "by-received"
 _LISTING_PARTITION = "batch"
-_CHUNK_PREFIX = "chunk#"
+_TERMINAL = {BatchStatus.SUCCEEDED, BatchStatus.COMPLETED_WITH_REJECTS, BatchStatus.FAILED}
 
 
 class NewBatch(BaseModel):
-    """A batch as the API creates it."""
+    """A batch as ingestion creates it (from a request body or an arrived upload)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     batch_id: str
     dataset: str
     content_type: str
+    content_encoding: ContentEncoding | None = None
+    source: BatchSource = BatchSource.REQUEST
     raw_key: str
+    raw_version: str | None = None
+    filename: str | None = None
+    size_bytes: int | None = None
     payload_sha256: str
     records_received: int
     received_at: datetime
     idempotency_key: str | None = None
 
 
-class StageProgress(BaseModel):
-    """What one stage did to one chunk."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    records_in: int
-    records_out: int
-    rejected: int = 0
-    started_at: datetime
-    finished_at: datetime
-
-
 class BatchRepository:
-    """Reads and writes batch and chunk items."""
+    """Reads and writes batch items."""
 
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def create(self, batch: NewBatch) -> bool:
-        """Store a new batch as ``RECEIVED``; return False if one with that id exists already."""
-        item = to_item(
-            batch,
-            item=BATCH_ITEM,
-            status=BatchStatus.RECEIVED.value,
-            listing=_LISTING_PARTITION,
-            received_order=f"{batch.received_at.isoformat()}#{batch.batch_id}",
-        )
+    def create(self, batch: NewBatch, failed: ErrorInfo | None = None) -> bool:
+        """Store a new batch as ``RECEIVED`` (or ``FAILED`` with ``failed``).
+
+        Returns False, and changes nothing, if a batch with that id exists already.
+        """
+        status = BatchStatus.RECEIVED if failed is None else BatchStatus.FAILED
+        extra: dict[str, Any] = {
+            "item": BATCH_ITEM,
+            "status": status.value,
+            "listing": _LISTING_PARTITION,
+            "received_order": f"{batch.received_at.isoformat()}#{batch.batch_id}",
+        }
+        if failed is not None:
+            extra["error"] = failed.model_dump(mode="json", exclude_none=True)
+            extra["finished_at"] = batch.received_at.isoformat()
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(batch_id)")
+            self._table.put_item(
+                Item=to_item(batch, **extra),
+                ConditionExpression="attribute_not_exists(batch_id)",
+            )
         except ClientError as err:
             if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
@@ -95,25 +104,34 @@ class BatchRepository:
         item = response.get("Item")
         return str(item["payload_sha256"]) if item else None
 
+    def exists(self, batch_id: str) -> bool:
+        """Tell whether a batch has this id."""
+        response = self._table.get_item(
+            Key={"batch_id": batch_id, "item": BATCH_ITEM}, ProjectionExpression="batch_id"
+        )
+        return "Item" in response
+
     def get(self, batch_id: str) -> BatchView:
-        """Return a batch with its per-stage progress summed over its chunks.
+        """Return a batch with its progress (one read: the summary, not the chunks).
 
         Raises:
             BatchNotFoundError: no batch has this id.
         """
-        items: list[dict[str, Any]] = []
-        query: dict[str, Any] = {"KeyConditionExpression": Key("batch_id").eq(batch_id)}
-        while True:
-            response = self._table.query(**query)
-            items.extend(from_item(item) for item in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                break
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        batch = next((item for item in items if item["item"] == BATCH_ITEM), None)
-        if batch is None:
+        response = self._table.get_item(
+            Key={"batch_id": batch_id, "item": BATCH_ITEM}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if item is None:
             raise BatchNotFoundError(f"no batch has id {batch_id!r}")
-        chunks = [item for item in items if item["item"].startswith(_CHUNK_PREFIX)]
-        return _view(batch, chunks)
+        return _view(from_item(item))
+
+    def raw_version(self, batch_id: str) -> str | None:
+        """Return the S3 version of the batch's raw object it was created from, if recorded."""
+        response = self._table.get_item(
+            Key={"batch_id": batch_id, "item": BATCH_ITEM}, ProjectionExpression="raw_version"
+        )
+        value = response.get("Item", {}).get("raw_version")
+        return None if value is None else str(value)
 
     def list(self, limit: int, token: str | None) -> tuple[list[BatchView], str | None]:
         """Return a page of batches, newest first, and the token of the next page."""
@@ -129,7 +147,7 @@ class BatchRepository:
         if start:
             query["ExclusiveStartKey"] = start
         response = self._table.query(**query)
-        views = [_view(from_item(item), []) for item in response["Items"]]
+        views = [_view(from_item(item)) for item in response["Items"]]
         return views, encode_page_token(response.get("LastEvaluatedKey"))
 
     def mark_running(self, batch_id: str, execution_arn: str, now: datetime) -> None:
@@ -151,55 +169,34 @@ class BatchRepository:
             if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def set_chunks_total(self, batch_id: str, chunks_total: int) -> None:
-        """Record how many chunks the batch was split into."""
+    def record_split_progress(self, batch_id: str, records: int, bytes_read: int) -> None:
+        """Note how far ``split`` has read (for progress bars on large files)."""
         self._table.update_item(
             Key={"batch_id": batch_id, "item": BATCH_ITEM},
-            UpdateExpression="SET chunks_total = :total",
-            ExpressionAttributeValues={":total": chunks_total},
+            UpdateExpression="SET split_records = :records, split_bytes_read = :bytes",
+            ConditionExpression="attribute_exists(batch_id)",
+            ExpressionAttributeValues={":records": records, ":bytes": bytes_read},
         )
 
-    def record_stage(
-        self, batch_id: str, chunk_index: int, stage: StageName, progress: StageProgress
-    ) -> None:
-        """Record what a stage did to a chunk (overwrites an earlier attempt's record)."""
-        self._table.update_item(
-            Key={"batch_id": batch_id, "item": _chunk_item(chunk_index)},
-            UpdateExpression="SET #stage = :progress",
-            ExpressionAttributeNames={"#stage": stage.value},
-            ExpressionAttributeValues={":progress": to_item(progress)},
-        )
+    def record_split(self, batch_id: str, records_received: int, chunks_total: int) -> None:
+        """Record what ``split`` found: the records received and the chunks they make.
 
-    def record_chunk_failure(self, batch_id: str, chunk_index: int, error: ErrorInfo) -> None:
-        """Mark a chunk failed with the error that stopped it."""
+        ``SET``, not ``ADD``: a retried split writes the same numbers again.
+        """
         self._table.update_item(
-            Key={"batch_id": batch_id, "item": _chunk_item(chunk_index)},
-            UpdateExpression="SET #error = :error",
-            ExpressionAttributeNames={"#error": "error"},
-            ExpressionAttributeValues={":error": to_item(error)},
+            Key={"batch_id": batch_id, "item": BATCH_ITEM},
+            UpdateExpression=(
+                "SET records_received = :records, chunks_total = :chunks, split_records = :records"
+            ),
+            ConditionExpression="attribute_exists(batch_id)",
+            ExpressionAttributeValues={":records": records_received, ":chunks": chunks_total},
         )
 
     def finish(self, outcome: BatchOutcome, now: datetime) -> None:
-        """Store a batch's terminal status, counts and error."""
-        names = {
-            "#status": "status",
-            "#error": "error",
-            "#processed": "processed",
-            "#rejected": "rejected",
-            "#failed": "failed",
-            "#finished": "finished_at",
-        }
-        values: dict[str, Any] = {
-            ":status": outcome.status.value,
-            ":processed": outcome.counts.processed,
-            ":rejected": outcome.counts.rejected,
-            ":failed": outcome.counts.failed,
-            ":now": now.isoformat(),
-        }
-        expression = (
-            "SET #status = :status, #processed = :processed, #rejected = :rejected, "
-            "#failed = :failed, #finished = :now"
-        )
+        """Store a batch's terminal status and error (its counts are the ledger's)."""
+        names = {"#status": "status", "#error": "error", "#finished": "finished_at"}
+        values: dict[str, Any] = {":status": outcome.status.value, ":now": now.isoformat()}
+        expression = "SET #status = :status, #finished = :now"
         if outcome.error is not None:
             expression += ", #error = :error"
             values[":error"] = to_item(outcome.error)
@@ -214,41 +211,69 @@ class BatchRepository:
         )
 
 
-def _chunk_item(index: int) -> str:
-    return f"{_CHUNK_PREFIX}{index:05d}"
+def counts_of(batch: dict[str, Any]) -> BatchCounts:
+    """A batch's counts from its item; once it has failed, whatever is not stored has failed."""
+    received = int(batch.get("records_received", 0))
+    processed, rejected = int(batch.get("processed", 0)), int(batch.get("rejected", 0))
+    failed = int(batch.get("failed", 0))
+    if batch.get("status") == BatchStatus.FAILED.value:
+        failed = max(received - processed - rejected, failed)
+    return BatchCounts(received=received, processed=processed, rejected=rejected, failed=failed)
 
 
-def _view(batch: dict[str, Any], chunks: list[dict[str, Any]]) -> BatchView:
+def _stages(batch: dict[str, Any]) -> dict[StageName, StageSummary]:
     stages: dict[StageName, StageSummary] = {}
     for stage in StageName:
-        done = [StageProgress.model_validate(c[stage.value]) for c in chunks if stage.value in c]
-        if done:
+        done = int(batch.get(stage_counter(stage, "chunks"), 0))
+        errors = int(batch.get(stage_counter(stage, "errors"), 0))
+        if done or errors:
             stages[stage] = StageSummary(
-                chunks_done=len(done),
-                records_in=sum(p.records_in for p in done),
-                records_out=sum(p.records_out for p in done),
-                rejected=sum(p.rejected for p in done),
-                started_at=min(p.started_at for p in done),
-                finished_at=max(p.finished_at for p in done),
+                chunks_done=done,
+                records_in=int(batch.get(stage_counter(stage, "in"), 0)),
+                records_out=int(batch.get(stage_counter(stage, "out"), 0)),
+                rejected=int(batch.get(stage_counter(stage, "rejected"), 0)),
+                failed_attempts=errors,
+                chunks_caught=int(batch.get(stage_counter(stage, "caught"), 0)),
+                last_error=batch.get(stage_counter(stage, "last_error")),
+                started_at=batch.get(stage_counter(stage, "started_at")),
+                finished_at=batch.get(stage_counter(stage, "finished_at")),
             )
+    return stages
+
+
+def _chunks(batch: dict[str, Any]) -> ChunkProgress:
+    total = batch.get("chunks_total")
+    running = int(batch.get("chunks_running", 0))
+    stored = int(batch.get("chunks_stored", 0))
+    failed = int(batch.get("chunks_failed", 0))
+    pending = max(int(total) - running - stored - failed, 0) if total is not None else 0
+    return ChunkProgress(
+        total=total, pending=pending, running=running, stored=stored, failed=failed
+    )
+
+
+def _view(batch: dict[str, Any]) -> BatchView:
+    chunks = _chunks(batch)
+    status = BatchStatus(batch["status"])
     return BatchView(
         batch_id=batch["batch_id"],
         dataset=batch["dataset"],
-        status=batch["status"],
+        status=status,
+        source=batch.get("source", BatchSource.REQUEST),
         content_type=batch["content_type"],
+        content_encoding=batch.get("content_encoding"),
+        filename=batch.get("filename"),
+        size_bytes=batch.get("size_bytes"),
         raw_key=batch["raw_key"],
         received_at=batch["received_at"],
         started_at=batch.get("started_at"),
         finished_at=batch.get("finished_at"),
         execution_arn=batch.get("execution_arn"),
-        counts=BatchCounts(
-            received=batch["records_received"],
-            processed=batch.get("processed", 0),
-            rejected=batch.get("rejected", 0),
-            failed=batch.get("failed", 0),
-        ),
-        chunks_total=batch.get("chunks_total"),
-        chunks_failed=sum(1 for c in chunks if "error" in c),
-        stages=stages,
+        counts=counts_of(batch),
+        chunks_total=chunks.total,
+        chunks_failed=chunks.failed,
+        chunks=chunks,
+        split_bytes_read=batch.get("split_bytes_read") if status not in _TERMINAL else None,
+        stages=_stages(batch),
         error=batch.get("error"),
     )

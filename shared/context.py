@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from shared import aws
 from shared.batches import BatchRepository
+from shared.ledger import ChunkLedger
 from shared.objects import ObjectStore
-from shared.records import RecordRepository
+from shared.records import ProcessedRecords, RejectRepository
 from shared.settings import Settings, get_settings
+from shared.uploads import UploadRepository
 
 __all__ = ["PipelineContext", "get_context"]
 
@@ -24,9 +26,16 @@ class PipelineContext:
 
     settings: Settings
     batches: BatchRepository
-    records: RecordRepository
+    ledger: ChunkLedger
+    uploads: UploadRepository
+    rejects: RejectRepository
     raw: ObjectStore
     processed: ObjectStore
+
+    @property
+    def processed_records(self) -> ProcessedRecords:
+        """The reader of processed records in S3 (by batch, or by date partition)."""
+        return ProcessedRecords(self.ledger, self.processed)
 
 
 @functools.cache
@@ -34,10 +43,13 @@ def get_context() -> PipelineContext:
     """Return this process's context, built on first use."""
     settings = get_settings()
     database = aws.dynamodb()
+    batches = database.Table(settings.batches_table)
     return PipelineContext(
         settings=settings,
-        batches=BatchRepository(database.Table(settings.batches_table)),
-        records=RecordRepository(database.Table(settings.records_table)),
+        batches=BatchRepository(batches),
+        ledger=ChunkLedger(batches),
+        uploads=UploadRepository(batches),
+        rejects=RejectRepository(database.Table(settings.records_table)),
         raw=ObjectStore(aws.s3(), settings.raw_bucket),
         processed=ObjectStore(aws.s3(), settings.processed_bucket),
     )

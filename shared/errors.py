@@ -11,23 +11,56 @@ one place (``chalicelib/http_errors.py``).
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
     "ApiRequestError",
     "BatchNotFoundError",
+    "ChunkNotFoundError",
     "ChunkObjectMissingError",
+    "CodedMessage",
     "IdempotencyConflictError",
     "InvalidStatePayloadError",
+    "LedgerContentionError",
     "MalformedRequestError",
     "NotFoundError",
     "PayloadTooLargeError",
     "SluiceError",
+    "SourceFormatError",
     "StorageUnavailableError",
     "TransientError",
     "UnknownDatasetError",
     "UnsupportedMediaTypeError",
+    "UploadMismatchError",
+    "UploadPendingError",
+    "parse_coded_message",
 ]
+
+# "[code] line 12: message" (the line is optional): how an error with a machine-readable
+# code travels through Lambda's ``errorMessage`` and the ASL's ``Cause`` to the batch.
+_CODED = re.compile(r"^\[(?P<code>[a-z0-9_]+)\](?: line (?P<line>\d+):)? (?P<message>.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class CodedMessage:
+    """An error message split into its machine-readable code, line and text."""
+
+    code: str | None
+    line: int | None
+    message: str
+
+
+def parse_coded_message(text: str) -> CodedMessage:
+    """Split a message written by a coded error (``[code] line N: text``) into its parts."""
+    match = _CODED.match(text)
+    if match is None:
+        return CodedMessage(code=None, line=None, message=text)
+    line = match.group("line")
+    return CodedMessage(
+        code=match.group("code"), line=int(line) if line else None, message=match.group("message")
+    )
 
 
 class SluiceError(Exception):
@@ -40,6 +73,43 @@ class TransientError(SluiceError):
 
 class StorageUnavailableError(TransientError):
     """AWS throttled us or answered with a server-side error; try again with backoff."""
+
+
+class LedgerContentionError(TransientError):
+    """A chunk's ledger entry kept changing under us; the state machine tries the stage again."""
+
+
+class _CodedError(SluiceError):
+    """An error with a machine-readable ``code`` and, where it applies, the source ``line``.
+
+    ``str()`` of it is ``[code] line N: message``, which is what Lambda reports as the
+    ``errorMessage``; ``parse_coded_message`` reads the parts back on the failure path.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        line: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(code, message, line)
+        self.code = code
+        self.message = message
+        self.line = line
+        self.details = details or {}
+
+    def __str__(self) -> str:
+        where = f" line {self.line}:" if self.line is not None else ""
+        return f"[{self.code}]{where} {self.message}"
+
+
+class SourceFormatError(_CodedError):
+    """A batch's raw object cannot be read as its format: empty, not UTF-8, a wrong header."""
+
+
+class UploadMismatchError(_CodedError):
+    """An uploaded object is not what its upload declared (size, content type)."""
 
 
 class InvalidStatePayloadError(SluiceError):
@@ -80,6 +150,18 @@ class BatchNotFoundError(NotFoundError):
     """No batch has this id."""
 
     code = "batch_not_found"
+
+
+class UploadPendingError(NotFoundError):
+    """An upload was issued for this batch id, but its object has not arrived yet."""
+
+    code = "upload_pending"
+
+
+class ChunkNotFoundError(NotFoundError):
+    """The batch has no chunk with this index."""
+
+    code = "chunk_not_found"
 
 
 class IdempotencyConflictError(ApiRequestError):

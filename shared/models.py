@@ -1,8 +1,10 @@
 """The shapes that cross a boundary: state-machine payloads, staged records, batches, API bodies.
 
-State payloads carry S3 keys and counts, never records (the claim-check pattern), so
-no batch can reach Step Functions' 256 KiB state limit. Records travel between
-stages as NDJSON objects in S3, each line a ``StagedRecord`` or ``RejectedRecord``.
+State payloads carry S3 keys and counts, never records (the claim-check pattern), and
+nothing in them grows with the size of the input: the chunk list is an S3 object (the
+manifest) that the Distributed Map reads itself, and each chunk's outcome goes to the
+chunk ledger in DynamoDB, not into the Map's output. Records travel between stages as
+NDJSON objects in S3, each line a ``StagedRecord`` or ``RejectedRecord``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.datasets.base import Rejection
+from shared.errors import parse_coded_message
 
 __all__ = [
     "BATCH_ID_PATTERN",
@@ -24,18 +27,22 @@ __all__ = [
     "BatchId",
     "BatchOutcome",
     "BatchPage",
+    "BatchSource",
     "BatchStatus",
     "BatchView",
     "ChunkFailure",
     "ChunkOutcome",
     "ChunkPayload",
+    "ChunkProgress",
     "ChunkRef",
+    "ContentEncoding",
     "ErrorBody",
     "ErrorInfo",
     "EventType",
     "ExecutionInput",
     "FinalizeInput",
     "Lineage",
+    "ObjectRef",
     "RawRow",
     "RecordPage",
     "RejectedRecord",
@@ -62,6 +69,19 @@ class BatchStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     COMPLETED_WITH_REJECTS = "COMPLETED_WITH_REJECTS"
     FAILED = "FAILED"
+
+
+class BatchSource(StrEnum):
+    """How a batch came in: a request body, or a file uploaded to S3."""
+
+    REQUEST = "request"
+    UPLOAD = "upload"
+
+
+class ContentEncoding(StrEnum):
+    """How a raw object is compressed (absent: not at all)."""
+
+    GZIP = "gzip"
 
 
 class EventType(StrEnum):
@@ -92,25 +112,42 @@ class ExecutionInput(BaseModel):
     batch_id: BatchId
 
 
+class ObjectRef(BaseModel):
+    """An S3 object, as the ASL's S3 integrations name one."""
+
+    model_config = _FROZEN
+
+    bucket: str
+    key: str
+
+
 class ChunkRef(BaseModel):
-    """One chunk of a batch in S3."""
+    """One chunk of a batch in S3: an item of the manifest the Distributed Map reads.
+
+    ``first_line``..``last_line`` are the source lines it holds, so a failed chunk's
+    rejects can be found and withdrawn without reading the chunk.
+    """
 
     model_config = _FROZEN
 
     index: Count
     key: str
     records: Count
+    first_line: Annotated[int, Field(ge=1)]
+    last_line: Annotated[int, Field(ge=1)]
 
 
 class SplitResult(BaseModel):
-    """What ``split`` returns: the dataset and the chunks to map over."""
+    """What ``split`` returns: where the manifest is and how many chunks it lists (not the list)."""
 
     model_config = _FROZEN
 
     dataset: str
     source_key: str
     records_received: Count
-    chunks: list[ChunkRef]
+    chunks_total: Count
+    manifest: ObjectRef
+    max_concurrency: Annotated[int, Field(ge=1)]
 
 
 class ChunkPayload(BaseModel):
@@ -128,12 +165,16 @@ class ChunkPayload(BaseModel):
     execution_arn: str
     source_key: str
     chunk: ChunkRef
+    chunk_execution_arn: str | None = Field(
+        default=None,
+        description="The execution running the chunk: a Map Run child on AWS, the batch's locally.",
+    )
     current_key: str | None = None
     rejected: Count = 0
 
 
 class ChunkOutcome(BaseModel):
-    """The counts of one finished (or failed) chunk; the Map state collects these."""
+    """The counts of one finished (or failed) chunk: a Map Run child's (fixed-size) output."""
 
     model_config = _FROZEN
 
@@ -153,8 +194,11 @@ class StateError(BaseModel):
     Error: str
     Cause: str = ""
 
-    def to_error_info(self, max_message: int = 1_000) -> ErrorInfo:
-        """Return the error for users: Lambda's ``errorMessage`` when the Cause is its JSON."""
+    def to_error_info(self, max_message: int = 1_000, chunk: int | None = None) -> ErrorInfo:
+        """Return the error for users: Lambda's ``errorMessage`` when the Cause is its JSON.
+
+        A coded error's message (``[code] line N: text``) gives its code and line too.
+        """
         message = self.Cause
         try:
             cause = json.loads(self.Cause)
@@ -162,7 +206,14 @@ class StateError(BaseModel):
             cause = None
         if isinstance(cause, dict) and isinstance(cause.get("errorMessage"), str):
             message = cause["errorMessage"]
-        return ErrorInfo(type=self.Error, message=message[:max_message])
+        coded = parse_coded_message(message)
+        return ErrorInfo(
+            type=self.Error,
+            message=coded.message[:max_message],
+            code=coded.code,
+            line=coded.line,
+            chunk=chunk,
+        )
 
 
 class ChunkFailure(ChunkPayload):
@@ -172,14 +223,12 @@ class ChunkFailure(ChunkPayload):
 
 
 class FinalizeInput(BaseModel):
-    """What ``finalize`` receives: the split result and every chunk's outcome."""
+    """What ``finalize`` receives: only the batch; its counts are in the chunk ledger."""
 
     model_config = _FROZEN
 
     batch_id: BatchId
     execution_arn: str
-    split: SplitResult
-    outcomes: list[ChunkOutcome]
 
 
 class BatchFailure(BaseModel):
@@ -193,12 +242,20 @@ class BatchFailure(BaseModel):
 
 
 class ErrorInfo(BaseModel):
-    """A failure as stored on a batch and shown to users: the error name and its message."""
+    """A failure as stored on a batch and shown to users.
+
+    ``type`` is the error class (or AWS error) name, ``code`` a machine-readable reason
+    where there is one (``header_mismatch``, ``not_utf8``, ``size_mismatch`` ...), ``line``
+    the source line it is about and ``chunk`` the chunk it stopped.
+    """
 
     model_config = _FROZEN
 
     type: str
     message: str
+    code: str | None = None
+    line: int | None = None
+    chunk: int | None = None
 
 
 class BatchCounts(BaseModel):
@@ -230,12 +287,18 @@ class BatchOutcome(BaseModel):
 
 
 class RawRow(BaseModel):
-    """One input record as received, with its position in the source object."""
+    """One input record as received, with its position in the source object.
+
+    ``problem`` is set when the reader could not even make the line a record (an
+    NDJSON line that is not a JSON object, in an upload): validation rejects it with
+    that reason, and ``values`` holds what could be kept of the line.
+    """
 
     model_config = _FROZEN
 
     line: Annotated[int, Field(ge=1)]
     values: dict[str, Any]
+    problem: Rejection | None = None
 
 
 class Lineage(BaseModel):
@@ -284,8 +347,25 @@ class StageSummary(BaseModel):
     records_in: Count = 0
     records_out: Count = 0
     rejected: Count = 0
+    failed_attempts: Count = Field(
+        default=0, description="Invocations that failed (retried or not)."
+    )
+    chunks_caught: Count = Field(default=0, description="Chunks whose failure stopped here.")
+    last_error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+
+class ChunkProgress(BaseModel):
+    """Where a batch's chunks are, from the chunk ledger's summary (one item, however many)."""
+
+    model_config = _FROZEN
+
+    total: Count | None = None
+    pending: Count = 0
+    running: Count = 0
+    stored: Count = 0
+    failed: Count = 0
 
 
 class BatchView(BaseModel):
@@ -296,7 +376,11 @@ class BatchView(BaseModel):
     batch_id: BatchId
     dataset: str
     status: BatchStatus
+    source: BatchSource = BatchSource.REQUEST
     content_type: str
+    content_encoding: ContentEncoding | None = None
+    filename: str | None = None
+    size_bytes: Count | None = None
     raw_key: str
     received_at: datetime
     started_at: datetime | None = None
@@ -305,6 +389,10 @@ class BatchView(BaseModel):
     counts: BatchCounts
     chunks_total: Count | None = None
     chunks_failed: Count = 0
+    chunks: ChunkProgress = Field(default_factory=ChunkProgress)
+    split_bytes_read: Count | None = Field(
+        default=None, description="How far split has read the raw object (while it runs)."
+    )
     stages: dict[StageName, StageSummary] = Field(default_factory=dict)
     error: ErrorInfo | None = None
 

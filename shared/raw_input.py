@@ -1,44 +1,66 @@
-"""Reading a raw batch body (JSON, CSV or NDJSON) into rows, for both the API and ``split``.
+"""Reading a raw batch (JSON, CSV or NDJSON, optionally gzip) into rows, for the API and ``split``.
 
-The API parses a body to refuse bad input before anything is stored; ``split`` parses
-the stored raw object again with the same function, so what the API counted is what
-the pipeline processes. Rows stay untyped here: validating them is the dataset's job,
-and a row that fails is a rejected record, not a refused request.
+One reader serves both entry points. ``read_rows`` streams a binary file object line by
+line, so ``split`` can cut a file of many gigabytes into chunks in constant memory; the
+API runs the same reader over a request body it holds (at most a few megabytes) to
+refuse bad input before anything is stored, so what the API counted is what the
+pipeline processes. Rows stay untyped here: validating them is the dataset's job, and a
+row that fails is a rejected record, not a refused request.
+
+What makes a whole source unreadable (an empty file, a header that is not the dataset's,
+bytes that are not UTF-8, a broken gzip stream) raises ``SourceFormatError`` with a
+machine-readable code and the line it is about. The API turns it into a 400; ``split``
+lets it fail the batch with that code.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import zlib
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.datasets import get_dataset
+from shared.datasets import Rejection, get_dataset
 from shared.errors import (
     MalformedRequestError,
     PayloadTooLargeError,
+    SourceFormatError,
     UnsupportedMediaTypeError,
 )
-from shared.models import RawRow
+from shared.models import ContentEncoding, RawRow
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "EXTRA_COLUMNS_FIELD",
+    "UNPARSED_FIELD",
     "InputFormat",
     "JsonBatchRequest",
     "ParsedBody",
+    "SourceCode",
+    "content_encoding",
     "input_format",
     "parse_body",
+    "read_rows",
 ]
 
 EXTRA_COLUMNS_FIELD = "_extra_columns"
+UNPARSED_FIELD = "_unparsed"
+# What a reject keeps of a line that could not be read as a record.
+_UNPARSED_KEEP = 1_000
+# The csv module's own default; a longer field is a malformed row, not a crash.
+_CSV_FIELD_LIMIT = 131_072
 
 
 class InputFormat(StrEnum):
-    """The body formats ``POST /batches`` reads, by media type."""
+    """The source formats Sluice reads, by media type."""
 
     JSON = "application/json"
     CSV = "text/csv"
@@ -50,6 +72,20 @@ class InputFormat(StrEnum):
         return {"application/json": "json", "text/csv": "csv", "application/x-ndjson": "ndjson"}[
             self.value
         ]
+
+
+class SourceCode(StrEnum):
+    """Why a whole source cannot be read (the ``code`` of its ``SourceFormatError``)."""
+
+    EMPTY = "empty_file"
+    NO_RECORDS = "no_records"
+    HEADER_MISMATCH = "header_mismatch"
+    NOT_UTF8 = "not_utf8"
+    NOT_GZIP = "not_gzip"
+    TRUNCATED_GZIP = "truncated_gzip"
+    MALFORMED_CSV = "malformed_csv"
+    MALFORMED_NDJSON = "malformed_ndjson"
+    MALFORMED_JSON = "malformed_json"
 
 
 _MEDIA_TYPES = {
@@ -75,7 +111,6 @@ class ParsedBody:
     """A body that passed every request-level check."""
 
     dataset: str
-    input_format: InputFormat
     rows: list[RawRow]
 
 
@@ -99,6 +134,233 @@ def input_format(content_type: str | None) -> InputFormat:
         ) from None
 
 
+def content_encoding(header: str | None) -> ContentEncoding | None:
+    """Return the compression a Content-Encoding header names (``identity`` or none: None).
+
+    Raises:
+        UnsupportedMediaTypeError: an encoding other than gzip.
+    """
+    value = (header or "").strip().lower()
+    if value in {"", "identity"}:
+        return None
+    if value in {"gzip", "x-gzip"}:
+        return ContentEncoding.GZIP
+    raise UnsupportedMediaTypeError(f"unsupported Content-Encoding {value!r}: use gzip or none")
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def read_rows(
+    stream: IO[bytes],
+    fmt: InputFormat,
+    dataset: str,
+    *,
+    encoding: ContentEncoding | None = None,
+    strict: bool = True,
+) -> Iterator[RawRow]:
+    """Yield the rows of a raw source, streaming it line by line.
+
+    Args:
+        stream: the source's bytes, as stored (compressed if ``encoding`` says so).
+        fmt: CSV, NDJSON or JSON (JSON is read whole; it only comes from request bodies).
+        dataset: the dataset the rows belong to (its CSV header is checked).
+        encoding: ``gzip`` if the bytes are gzip-compressed.
+        strict: refuse the whole source on a line that is not a record (the API does);
+            when False such a line becomes a row with a ``problem`` for validation to
+            reject, and the other lines go on (``split`` does, for uploaded files).
+
+    Raises:
+        SourceFormatError: the source cannot be read at all (see ``SourceCode``).
+        UnknownDatasetError: the dataset is not registered.
+    """
+    lines = _text_lines(_decompressed(stream, encoding))
+    if fmt is InputFormat.CSV:
+        yield from _csv_rows(lines, dataset, strict=strict)
+    elif fmt is InputFormat.NDJSON:
+        yield from _ndjson_rows(lines, strict=strict)
+    else:
+        yield from _json_rows("".join(text for _, text in lines), dataset)
+
+
+def _decompressed(stream: IO[bytes], encoding: ContentEncoding | None) -> IO[bytes]:
+    if encoding is ContentEncoding.GZIP:
+        return cast("IO[bytes]", gzip.GzipFile(fileobj=stream, mode="rb"))
+    return stream
+
+
+def _text_lines(stream: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, text)`` for each physical line, decoded as strict UTF-8."""
+    number = 0
+    try:
+        for raw in stream:
+            number += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise SourceFormatError(
+                    SourceCode.NOT_UTF8,
+                    f"byte 0x{raw[err.start]:02x} at column {err.start + 1} is not UTF-8",
+                    line=number,
+                ) from err
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            yield number, text
+    except gzip.BadGzipFile as err:
+        raise SourceFormatError(
+            SourceCode.NOT_GZIP, f"the file is declared gzip but is not: {err}", line=number + 1
+        ) from err
+    except (EOFError, zlib.error) as err:
+        raise SourceFormatError(
+            SourceCode.TRUNCATED_GZIP,
+            f"the gzip stream is cut short or corrupt: {err}",
+            line=number + 1,
+        ) from err
+
+
+def _expected_header(dataset: str) -> tuple[str, ...]:
+    return get_dataset(dataset).csv_columns
+
+
+def _csv_rows(lines: Iterator[tuple[int, str]], dataset: str, *, strict: bool) -> Iterator[RawRow]:
+    expected = _expected_header(dataset)
+    numbered = _LineCounter(lines)
+    reader = csv.reader(numbered)
+    header = _header(reader, numbered)
+    if set(header) != set(expected) or len(header) != len(expected):
+        missing = [c for c in expected if c not in header]
+        unexpected = [c for c in header if c not in expected]
+        raise SourceFormatError(
+            SourceCode.HEADER_MISMATCH,
+            f"the CSV header does not match dataset {dataset!r}: "
+            f"missing {missing or 'nothing'}, unexpected {unexpected or 'nothing'}",
+            line=numbered.line,
+            details={"missing_columns": missing, "unexpected_columns": unexpected},
+        )
+    width = len(header)
+    count = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            if strict:
+                raise SourceFormatError(
+                    SourceCode.MALFORMED_CSV, str(err), line=numbered.line
+                ) from err
+            yield _problem(numbered.line, "malformed_csv", str(err), numbered.last_text)
+            count += 1
+            continue
+        if not row:
+            continue
+        values: dict[str, Any] = dict(zip(header, row, strict=False))
+        if len(row) > width:
+            values[EXTRA_COLUMNS_FIELD] = row[width:]
+        elif len(row) < width:
+            # A short row: its missing columns are None, which validation rejects.
+            values.update(dict.fromkeys(header[len(row) :]))
+        count += 1
+        yield RawRow(line=reader.line_num, values=values)
+    if count == 0:
+        raise SourceFormatError(SourceCode.NO_RECORDS, "the file has a header but no records")
+
+
+def _header(reader: Any, numbered: _LineCounter) -> list[str]:
+    """Return the first row with any content; blank lines before it are skipped."""
+    while True:
+        try:
+            row: list[str] = next(reader)
+        except StopIteration:
+            raise SourceFormatError(SourceCode.EMPTY, "the file is empty") from None
+        except csv.Error as err:
+            raise SourceFormatError(SourceCode.MALFORMED_CSV, str(err), line=numbered.line) from err
+        if any(cell.strip() for cell in row):
+            return row
+
+
+class _LineCounter:
+    """Feeds text lines to ``csv.reader`` and remembers where it is, for error messages."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]) -> None:
+        self._lines = lines
+        self.line = 0
+        self.last_text = ""
+
+    def __iter__(self) -> _LineCounter:
+        return self
+
+    def __next__(self) -> str:
+        self.line, self.last_text = next(self._lines)
+        return self.last_text
+
+
+def _ndjson_rows(lines: Iterator[tuple[int, str]], *, strict: bool) -> Iterator[RawRow]:
+    count = 0
+    empty = True
+    for number, text in lines:
+        if not text.strip():
+            continue
+        empty = False
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as err:
+            if strict:
+                raise SourceFormatError(
+                    SourceCode.MALFORMED_NDJSON, f"not valid JSON: {err.msg}", line=number
+                ) from err
+            yield _problem(number, "malformed_json", f"not valid JSON: {err.msg}", text)
+            count += 1
+            continue
+        if not isinstance(values, dict):
+            if strict:
+                raise SourceFormatError(
+                    SourceCode.MALFORMED_NDJSON, "not a JSON object", line=number
+                )
+            yield _problem(number, "not_an_object", "the line is not a JSON object", text)
+            count += 1
+            continue
+        count += 1
+        yield RawRow(line=number, values=values)
+    if empty:
+        raise SourceFormatError(SourceCode.EMPTY, "the file is empty")
+    if count == 0:
+        raise SourceFormatError(SourceCode.NO_RECORDS, "the file holds no records")
+
+
+def _problem(line: int, rule: str, message: str, text: str) -> RawRow:
+    kept = text.rstrip("\r\n")
+    if len(kept) > _UNPARSED_KEEP:
+        kept = kept[:_UNPARSED_KEEP] + f"… ({len(text)} characters in all)"
+    return RawRow(
+        line=line,
+        values={UNPARSED_FIELD: kept},
+        problem=Rejection(field="record", rule=rule, message=message),
+    )
+
+
+def _json_rows(text: str, dataset: str | None) -> Iterator[RawRow]:
+    if not text.strip():
+        raise SourceFormatError(SourceCode.EMPTY, "the body is empty")
+    try:
+        request = JsonBatchRequest.model_validate_json(text)
+    except ValidationError as err:
+        raise SourceFormatError(
+            SourceCode.MALFORMED_JSON,
+            'the JSON body must be {"dataset": "<name>", "records": [{...}, ...]}',
+        ) from err
+    if dataset and dataset != request.dataset:
+        raise SourceFormatError(
+            SourceCode.MALFORMED_JSON,
+            f"the dataset {dataset!r} contradicts the body's {request.dataset!r}",
+        )
+    for number, values in enumerate(request.records, start=1):
+        yield RawRow(line=number, values=values)
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
 def parse_body(
     body: bytes,
     fmt: InputFormat,
@@ -106,55 +368,75 @@ def parse_body(
     dataset: str | None,
     max_records: int,
     max_body_bytes: int,
+    encoding: ContentEncoding | None = None,
+    max_inflated_bytes: int | None = None,
 ) -> ParsedBody:
-    """Parse a raw batch body into rows, refusing anything that is not a well-formed batch.
+    """Parse a request body into rows, refusing anything that is not a well-formed batch.
 
     Args:
-        body: the request body as received.
+        body: the request body as received (gzip-compressed if ``encoding`` says so).
         fmt: its format (from the Content-Type).
         dataset: the ``?dataset=`` query parameter (required for CSV and NDJSON).
         max_records: the most records one batch may hold.
         max_body_bytes: the largest body accepted.
+        encoding: the body's Content-Encoding.
+        max_inflated_bytes: the most a gzip body may inflate to.
 
     Raises:
         MalformedRequestError: empty, undecodable or malformed body, or wrong CSV header.
-        PayloadTooLargeError: the body or its record count is over the limit.
+        PayloadTooLargeError: the body, its inflated size or its record count is over the limit.
         UnknownDatasetError: the dataset is not registered.
     """
     if len(body) > max_body_bytes:
         raise PayloadTooLargeError(
             f"body is {len(body)} bytes; the limit is {max_body_bytes} bytes",
         )
-    text = _decode(body)
-    if not text.strip():
-        raise MalformedRequestError("the body is empty")
+    if encoding is ContentEncoding.GZIP:
+        body = _inflate(body, max_inflated_bytes or 10 * max_body_bytes)
     if fmt is InputFormat.JSON:
-        name, rows = _parse_json(text, dataset)
+        name, rows = _parse_json_body(body, dataset)
     else:
         if not dataset:
             raise MalformedRequestError(
                 "the dataset query parameter is required for CSV and NDJSON bodies"
             )
         name = dataset
-        rows = _parse_csv(text, name) if fmt is InputFormat.CSV else _parse_ndjson(text)
-    get_dataset(name)
-    if not rows:
-        raise MalformedRequestError("the body holds no records")
+        get_dataset(name)
+        rows = _read_all(body, fmt, name)
     if len(rows) > max_records:
         raise PayloadTooLargeError(
             f"the batch holds {len(rows)} records; the limit is {max_records} per batch"
         )
-    return ParsedBody(dataset=name, input_format=fmt, rows=rows)
+    return ParsedBody(dataset=name, rows=rows)
 
 
-def _decode(body: bytes) -> str:
+def _read_all(body: bytes, fmt: InputFormat, dataset: str) -> list[RawRow]:
     try:
-        return body.decode("utf-8-sig")
+        return list(read_rows(io.BytesIO(body), fmt, dataset, strict=True))
+    except SourceFormatError as err:
+        raise _refusal(err) from err
+
+
+def _refusal(err: SourceFormatError) -> MalformedRequestError:
+    """The API's answer to a body the reader cannot read: the same code and line, as a 400."""
+    messages = {
+        SourceCode.EMPTY: "the body is empty",
+        SourceCode.NO_RECORDS: "the body holds no records",
+        SourceCode.NOT_UTF8: f"the body is not valid UTF-8 (line {err.line}: {err.message})",
+        SourceCode.MALFORMED_NDJSON: f"line {err.line} is not a JSON object: {err.message}",
+        SourceCode.MALFORMED_CSV: f"the CSV is malformed at line {err.line}: {err.message}",
+    }
+    message = messages.get(SourceCode(err.code), err.message)
+    return MalformedRequestError(message, [{"code": err.code, "line": err.line, **err.details}])
+
+
+def _parse_json_body(body: bytes, dataset: str | None) -> tuple[str, list[RawRow]]:
+    try:
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise MalformedRequestError(f"the body is not valid UTF-8 (byte {err.start})") from err
-
-
-def _parse_json(text: str, dataset: str | None) -> tuple[str, list[RawRow]]:
+    if not text.strip():
+        raise MalformedRequestError("the body is empty")
     try:
         request = JsonBatchRequest.model_validate_json(text)
     except ValidationError as err:
@@ -169,43 +451,32 @@ def _parse_json(text: str, dataset: str | None) -> tuple[str, list[RawRow]]:
         raise MalformedRequestError(
             f"the dataset query parameter {dataset!r} contradicts the body's {request.dataset!r}"
         )
+    get_dataset(request.dataset)
     rows = [RawRow(line=i, values=values) for i, values in enumerate(request.records, start=1)]
     return request.dataset, rows
 
 
-def _parse_csv(text: str, dataset: str) -> list[RawRow]:
-    expected = get_dataset(dataset).csv_columns
-    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=EXTRA_COLUMNS_FIELD)
-    header = tuple(reader.fieldnames or ())
-    if set(header) != set(expected) or len(header) != len(expected):
-        missing = [c for c in expected if c not in header]
-        unexpected = [c for c in header if c not in expected]
-        raise MalformedRequestError(
-            f"the CSV header does not match dataset {dataset!r}",
-            [{"missing_columns": missing, "unexpected_columns": unexpected}],
-        )
-    rows: list[RawRow] = []
-    try:
-        for values in reader:
-            # A short row leaves None for its missing columns: validation rejects the record.
-            rows.append(RawRow(line=reader.line_num, values=dict(values)))
-    except csv.Error as err:
-        raise MalformedRequestError(
-            f"the CSV is malformed at line {reader.line_num}: {err}"
-        ) from err
-    return rows
-
-
-def _parse_ndjson(text: str) -> list[RawRow]:
-    rows: list[RawRow] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+def _inflate(body: bytes, limit: int) -> bytes:
+    """Gunzip a body (every member of it), refusing one that inflates beyond ``limit``."""
+    out = bytearray()
+    data = body
+    while data:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
-            values = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise MalformedRequestError(f"line {number} is not valid JSON: {err.msg}") from err
-        if not isinstance(values, dict):
-            raise MalformedRequestError(f"line {number} is not a JSON object")
-        rows.append(RawRow(line=number, values=values))
-    return rows
+            out += inflater.decompress(data, limit + 1 - len(out))
+        except zlib.error as err:
+            raise MalformedRequestError(
+                f"the body is declared gzip but cannot be inflated: {err}",
+                [{"code": SourceCode.NOT_GZIP}],
+            ) from err
+        if len(out) > limit:
+            raise PayloadTooLargeError(f"the gzip body inflates beyond {limit} bytes")
+        if not inflater.eof:
+            raise MalformedRequestError(
+                "the gzip body is cut short", [{"code": SourceCode.TRUNCATED_GZIP}]
+            )
+        data = inflater.unused_data
+    return bytes(out)
+
+
+csv.field_size_limit(_CSV_FIELD_LIMIT)

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     # Below Lambda's 6 MB invocation cap (which counts the whole API Gateway event), so an
     # oversized body gets our JSON 413 rather than the platform's bare one.
     max_body_bytes: Annotated[int, Field(ge=1)] = 5_000_000
+    # A gzip body of POST /batches may not inflate beyond this (a zip bomb is refused, 413).
+    max_inflated_bytes: Annotated[int, Field(ge=1)] = 64_000_000
+    # S3 takes at most 5 GB in one POST (or PUT); larger files need a multipart upload.
+    max_upload_bytes: Annotated[int, Field(ge=1, le=5 * 1024**3)] = 5 * 1024**3
+    upload_expiry_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 900
+    # How many chunks the Distributed Map works on at once (its MaxConcurrencyPath).
+    map_concurrency: Annotated[int, Field(ge=1, le=10_000)] = 40
 
 
 @functools.cache

@@ -1,27 +1,78 @@
-"""What transform and enrich share: read a chunk's records, apply a pure function to each, write.
+"""What the per-chunk stages share: their handler's shape, and transform and enrich's mapping.
 
-Both stages are "one record in, one record out" over a dataset function; only the
-models, the function and the lineage timestamp differ.
+Every per-chunk stage runs through ``run_chunk_stage``, which notes a failed invocation
+in the chunk ledger before the error goes back to the state machine (which may retry
+it): so the batch's summary shows how many attempts each stage needed, without reading
+any child execution's history. Transform and enrich are "one record in, one record
+out" over a dataset function (``map_chunk``); only the models, the function and the
+lineage timestamp differ.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.batches import StageProgress
+from botocore.exceptions import ClientError
+
 from shared.clock import utc_now
+from shared.context import PipelineContext, get_context
 from shared.errors import InvalidStatePayloadError
+from shared.lambda_runtime import run_stage
+from shared.ledger import StageProgress
 from shared.models import ChunkPayload, StagedRecord, StageName
 from shared.objects import chunk_key
+from shared.observability import logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from pydantic import BaseModel
 
-    from shared.context import PipelineContext
+__all__ = ["error_name", "map_chunk", "run_chunk_stage"]
 
-__all__ = ["map_chunk"]
+
+def error_name(error: BaseException) -> str:
+    """Name an error as an operator needs it: the AWS error code and operation, or the class."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "ClientError")
+        return f"{code} on {error.operation_name}"
+    return type(error).__name__
+
+
+def run_chunk_stage(
+    stage: StageName,
+    event: Any,
+    context: LambdaContext | None,
+    work: Callable[[ChunkPayload, PipelineContext], BaseModel],
+) -> dict[str, Any]:
+    """Run a per-chunk stage's handler; a failed invocation is counted in the chunk ledger.
+
+    Raises:
+        Whatever ``work`` raises, unchanged (the state machine retries or catches it).
+    """
+
+    def counted(payload: ChunkPayload) -> BaseModel:
+        ctx = get_context()
+        try:
+            return work(payload, ctx)
+        except Exception as err:
+            _note_failed_attempt(ctx, payload, stage, err)
+            raise
+
+    return run_stage(stage.value, event, context, ChunkPayload, counted)
+
+
+def _note_failed_attempt(
+    ctx: PipelineContext, payload: ChunkPayload, stage: StageName, error: Exception
+) -> None:
+    try:
+        ctx.ledger.record_failed_attempt(payload.batch_id, payload.chunk, stage, error_name(error))
+    except Exception as note_error:  # noqa: BLE001 - the stage's own error is the one to report
+        logger.warning(
+            "could not count a failed attempt in the ledger",
+            extra={"error": error_name(note_error)},
+        )
 
 
 def map_chunk(
@@ -51,9 +102,9 @@ def map_chunk(
     ]
     output_key = chunk_key(payload.batch_id, payload.chunk.index, _PAST_TENSE[stage])
     ctx.raw.put_models(output_key, output)
-    ctx.batches.record_stage(
+    ctx.ledger.record_stage(
         payload.batch_id,
-        payload.chunk.index,
+        payload.chunk,
         stage,
         StageProgress(
             records_in=len(records),
@@ -66,8 +117,6 @@ def map_chunk(
 
 
 _PAST_TENSE = {
-    StageName.VALIDATE: "validated",
     StageName.TRANSFORM: "transformed",
     StageName.ENRICH: "enriched",
-    StageName.STORE: "stored",
 }

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.context import PipelineContext, get_context
 from shared.datasets import get_dataset
-from shared.lambda_runtime import run_stage
 from shared.models import ChunkPayload, StageName
-from stages.chunk_mapping import map_chunk
+from stages.chunk_mapping import map_chunk, run_chunk_stage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from shared.context import PipelineContext
 
 __all__ = ["handler", "enrich"]
 
@@ -32,4 +32,4 @@ def enrich(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``Enrich`` state."""
-    return run_stage("enrich", event, context, ChunkPayload, lambda p: enrich(p, get_context()))
+    return run_chunk_stage(StageName.ENRICH, event, context, enrich)

@@ -1,7 +1,8 @@
-"""Finalize: sum the chunks' outcomes into the batch's counts and terminal status.
+"""Finalize: read the batch's counts from the chunk ledger's summary and set its terminal status.
 
-The totals come from the Map state's outcomes (one per chunk), not from counters
-incremented along the way, so a re-run writes the same numbers again.
+The totals are the ledger's, kept current chunk by chunk (never counters incremented
+twice, never the Map's output, which would grow with the number of chunks), so a
+re-run writes the same status again.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import utc_now
 from shared.context import PipelineContext, get_context
 from shared.lambda_runtime import run_stage
+from shared.ledger import ChunkStatus
 from shared.models import (
-    BatchCounts,
     BatchOutcome,
     BatchStatus,
+    BatchView,
     ErrorInfo,
     EventType,
     FinalizeInput,
@@ -27,27 +29,25 @@ if TYPE_CHECKING:
 __all__ = ["finalize", "handler", "outcome_of"]
 
 
-def outcome_of(summary: FinalizeInput) -> BatchOutcome:
-    """Compute a batch's counts and status from its chunk outcomes (pure)."""
-    counts = BatchCounts(
-        received=summary.split.records_received,
-        processed=sum(o.processed for o in summary.outcomes),
-        rejected=sum(o.rejected for o in summary.outcomes),
-        failed=sum(o.failed for o in summary.outcomes),
-    )
+def outcome_of(batch: BatchView, execution_arn: str) -> BatchOutcome:
+    """Decide a batch's status from its ledger summary (pure)."""
+    counts, chunks = batch.counts, batch.chunks
     error: ErrorInfo | None = None
-    failed_chunks = [o for o in summary.outcomes if o.failed]
     accounted = counts.processed + counts.rejected + counts.failed
-    if accounted != counts.received:
+    done = chunks.stored + chunks.failed
+    if accounted != counts.received or done != (chunks.total or 0):
         error = ErrorInfo(
             type="AccountingMismatch",
-            message=f"{counts.received} records received but {accounted} accounted for",
-        )
-    elif failed_chunks:
-        error = ErrorInfo(
-            type=failed_chunks[0].error or "ChunkFailed",
             message=(
-                f"{len(failed_chunks)} of {len(summary.outcomes)} chunks failed; "
+                f"{counts.received} records received but {accounted} accounted for; "
+                f"{done} of {chunks.total} chunks finished"
+            ),
+        )
+    elif chunks.failed:
+        error = ErrorInfo(
+            type="ChunkFailed",
+            message=(
+                f"{chunks.failed} of {chunks.total} chunks failed; "
                 f"{counts.failed} records were not processed"
             ),
         )
@@ -59,24 +59,43 @@ def outcome_of(summary: FinalizeInput) -> BatchOutcome:
         status, event = BatchStatus.SUCCEEDED, EventType.BATCH_SUCCEEDED
     return BatchOutcome(
         event_type=event,
-        batch_id=summary.batch_id,
-        dataset=summary.split.dataset,
+        batch_id=batch.batch_id,
+        dataset=batch.dataset,
         status=status,
-        execution_arn=summary.execution_arn,
+        execution_arn=execution_arn,
         counts=counts,
         error=error,
     )
 
 
-def finalize(summary: FinalizeInput, ctx: PipelineContext) -> BatchOutcome:
-    """Store the batch's terminal status and counts, and return the event to publish."""
-    outcome = outcome_of(summary)
+def finalize(request: FinalizeInput, ctx: PipelineContext) -> BatchOutcome:
+    """Store the batch's terminal status, and return the event to publish.
+
+    Raises:
+        BatchNotFoundError: the batch is not in the batches table.
+    """
+    batch = ctx.batches.get(request.batch_id)
+    outcome = outcome_of(batch, request.execution_arn)
+    if outcome.error is not None and outcome.error.type == "ChunkFailed":
+        # Name the first failed chunk's own error: what went wrong, not only that it did.
+        outcome = _with_first_chunk_error(outcome, ctx)
     ctx.batches.finish(outcome, utc_now())
     logger.info(
         "batch finished",
         extra={"status": outcome.status.value, "counts": outcome.counts.model_dump()},
     )
     return outcome
+
+
+def _with_first_chunk_error(outcome: BatchOutcome, ctx: PipelineContext) -> BatchOutcome:
+    failed, _ = ctx.ledger.page(outcome.batch_id, limit=1, token=None, status=ChunkStatus.FAILED)
+    if not failed or failed[0].error is None or outcome.error is None:
+        return outcome
+    first = failed[0].error
+    error = outcome.error.model_copy(
+        update={"type": first.type, "code": first.code, "line": first.line, "chunk": first.chunk}
+    )
+    return outcome.model_copy(update={"error": error})
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:

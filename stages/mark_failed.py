@@ -1,7 +1,8 @@
 """MarkFailed: the failure path of a batch-level state (Split, ProcessChunks, Finalize).
 
-The batch is marked ``FAILED`` with the error, and every record counts as failed:
-after such a failure no chunk outcome can be trusted, so none is claimed.
+The batch is marked ``FAILED`` with the error. Its counts stay the ledger's: records of
+chunks that were stored are stored, and every other record counts as failed, so
+received = processed + rejected + failed holds for a failed batch too.
 """
 
 from __future__ import annotations
@@ -27,13 +28,19 @@ def mark_failed(failure: BatchFailure, ctx: PipelineContext) -> BatchOutcome:
         BatchNotFoundError: the batch is not in the batches table.
     """
     batch = ctx.batches.get(failure.batch_id)
+    counts = batch.counts
     outcome = BatchOutcome(
         event_type=EventType.BATCH_FAILED,
         batch_id=failure.batch_id,
         dataset=batch.dataset,
         status=BatchStatus.FAILED,
         execution_arn=failure.execution_arn,
-        counts=BatchCounts(received=batch.counts.received, failed=batch.counts.received),
+        counts=BatchCounts(
+            received=counts.received,
+            processed=counts.processed,
+            rejected=counts.rejected,
+            failed=max(counts.received - counts.processed - counts.rejected, 0),
+        ),
         error=failure.error.to_error_info(),
     )
     ctx.batches.finish(outcome, utc_now())

@@ -1,7 +1,11 @@
-"""Store: write a chunk's enriched records to DynamoDB and S3, and its rejects to DynamoDB.
+"""Store: write a chunk's processed records to S3 by date partition, and its rejects to DynamoDB.
 
-DynamoDB keys and S3 keys are derived from the batch, chunk and line, so storing the
-same chunk twice leaves exactly one copy of each record.
+Processed records go to S3 only, one NDJSON object per chunk and date partition, each
+written once (DynamoDB keeps what is queried: batches, the ledger, rejects). Object keys
+and reject keys come from the batch, chunk and line, so storing a chunk twice leaves
+exactly one copy of each record. The partitions are recorded in the ledger before the
+objects are written, so a chunk that fails afterwards can withdraw them; the chunk is
+marked stored, with its counts, only once everything is written.
 """
 
 from __future__ import annotations
@@ -9,19 +13,20 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from shared.batches import StageProgress
 from shared.clock import utc_now
-from shared.context import PipelineContext, get_context
 from shared.datasets import get_dataset
 from shared.errors import InvalidStatePayloadError
-from shared.lambda_runtime import run_stage
+from shared.ledger import ChunkStatus, PartitionOutput, StageProgress
 from shared.models import ChunkOutcome, ChunkPayload, RejectedRecord, StagedRecord, StageName
 from shared.objects import chunk_key, processed_key
+from stages.chunk_mapping import run_chunk_stage
 
 if TYPE_CHECKING:
     from datetime import date
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from shared.context import PipelineContext
 
 __all__ = ["handler", "store"]
 
@@ -45,43 +50,41 @@ def store(payload: ChunkPayload, ctx: PipelineContext) -> ChunkOutcome:
         chunk_key(payload.batch_id, payload.chunk.index, "rejected"), RejectedRecord
     )
     stored_at = utc_now()
-    processed = [
-        staged.model_copy(
+    partitions: dict[date, list[StagedRecord[Any]]] = defaultdict(list)
+    for staged in enriched:
+        stamped = staged.model_copy(
             update={"lineage": staged.lineage.model_copy(update={"stored_at": stored_at})}
         )
-        for staged in enriched
-    ]
-    ctx.records.put_processed(
-        dataset.name, ((staged, dataset.index_keys(staged.record)) for staged in processed)
-    )
-    ctx.records.put_rejected(dataset.name, rejected)
-    partitions: dict[date, list[StagedRecord[Any]]] = defaultdict(list)
-    for staged in processed:
-        partitions[dataset.partition_date(staged.record)].append(staged)
-    for partition, records in sorted(partitions.items()):
-        key = processed_key(dataset.name, partition, payload.batch_id, payload.chunk.index)
-        ctx.processed.put_models(key, records)
-    ctx.batches.record_stage(
+        partitions[dataset.partition_date(staged.record)].append(stamped)
+    outputs = [PartitionOutput(date=d, records=len(partitions[d])) for d in sorted(partitions)]
+    ctx.ledger.record_partitions(payload.batch_id, payload.chunk, outputs)
+    for output in outputs:
+        key = processed_key(dataset.name, output.date, payload.batch_id, payload.chunk.index)
+        ctx.processed.put_models(key, partitions[output.date])
+    ctx.rejects.put(dataset.name, rejected)
+    entry = ctx.ledger.record_stored(
         payload.batch_id,
-        payload.chunk.index,
-        StageName.STORE,
+        payload.chunk,
         StageProgress(
             records_in=len(enriched) + len(rejected),
-            records_out=len(processed),
+            records_out=len(enriched),
             rejected=len(rejected),
             started_at=started,
             finished_at=utc_now(),
         ),
+        processed=len(enriched),
+        rejected=len(rejected),
+        partitions=outputs,
     )
     return ChunkOutcome(
         index=payload.chunk.index,
         records=payload.chunk.records,
-        processed=len(processed),
-        rejected=len(rejected),
-        failed=payload.chunk.records - len(processed) - len(rejected),
+        processed=entry.processed if entry.status is ChunkStatus.STORED else 0,
+        rejected=entry.rejected if entry.status is ChunkStatus.STORED else 0,
+        failed=entry.failed,
     )
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``Store`` state."""
-    return run_stage("store", event, context, ChunkPayload, lambda p: store(p, get_context()))
+    return run_chunk_stage(StageName.STORE, event, context, store)

@@ -1,23 +1,25 @@
 """Validate: check every raw row of a chunk against its dataset's rules.
 
 Valid rows go on as typed records; rejected rows are kept with every reason, so
-records in = valid + rejected for every chunk.
+records in = valid + rejected for every chunk. The chunk ledger learns that the chunk
+is running, and in which execution (a Map Run child on AWS).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.batches import StageProgress
 from shared.clock import utc_now
-from shared.context import PipelineContext, get_context
 from shared.datasets import get_dataset
-from shared.lambda_runtime import run_stage
+from shared.ledger import StageProgress
 from shared.models import ChunkPayload, Lineage, RawRow, RejectedRecord, StagedRecord, StageName
 from shared.objects import chunk_key
+from stages.chunk_mapping import run_chunk_stage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from shared.context import PipelineContext
 
 __all__ = ["handler", "validate"]
 
@@ -42,7 +44,7 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
             line=row.line,
             validated_at=utc_now(),
         )
-        result = dataset.validate(row.values)
+        result = [row.problem] if row.problem is not None else dataset.validate(row.values)
         if isinstance(result, list):
             rejected.append(RejectedRecord(lineage=lineage, values=row.values, reasons=result))
         else:
@@ -50,9 +52,9 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
     validated_key = chunk_key(payload.batch_id, payload.chunk.index, "validated")
     ctx.raw.put_models(validated_key, valid)
     ctx.raw.put_models(chunk_key(payload.batch_id, payload.chunk.index, "rejected"), rejected)
-    ctx.batches.record_stage(
+    ctx.ledger.record_stage(
         payload.batch_id,
-        payload.chunk.index,
+        payload.chunk,
         StageName.VALIDATE,
         StageProgress(
             records_in=len(rows),
@@ -61,10 +63,11 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
             started_at=started,
             finished_at=utc_now(),
         ),
+        execution_arn=payload.chunk_execution_arn or payload.execution_arn,
     )
     return payload.model_copy(update={"current_key": validated_key, "rejected": len(rejected)})
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``Validate`` state."""
-    return run_stage("validate", event, context, ChunkPayload, lambda p: validate(p, get_context()))
+    return run_chunk_stage(StageName.VALIDATE, event, context, validate)

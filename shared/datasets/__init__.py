@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.datasets.base import Dataset, IndexKeys, Rejection, rejections_from_validation_error
+from shared.datasets.base import Dataset, Rejection, rejections_from_validation_error
 from shared.errors import UnknownDatasetError
 
 __all__ = [
     "Dataset",
-    "IndexKeys",
     "Rejection",
     "dataset_names",
     "get_dataset",

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import date
 
-__all__ = ["Dataset", "IndexKeys", "Rejection", "rejections_from_validation_error"]
+__all__ = ["Dataset", "Rejection", "rejections_from_validation_error"]
 
 
 class Rejection(BaseModel):
@@ -27,15 +27,6 @@ class Rejection(BaseModel):
     field: str
     rule: str
     message: str
-
-
-class IndexKeys(BaseModel):
-    """The secondary-index keys of a stored record (e.g. carrier + flight date for flights)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    partition: str
-    sort: str
 
 
 ValidT = TypeVar("ValidT", bound=BaseModel)
@@ -57,7 +48,8 @@ class Dataset(Generic[ValidT, TransformedT, EnrichedT]):
         transform: a valid record into its transformed form (pure, never fails for a valid record).
         enrich: a transformed record into its enriched form; a missing lookup is a recorded gap.
         partition_date: the date an enriched record is partitioned by in S3.
-        index_keys: the keys of the by-index query (flights: carrier + flight date).
+        filters: fields of the enriched record that ``GET /datasets/{name}/records``
+            can filter a date partition by (flights: carrier, origin, dest).
     """
 
     name: str
@@ -69,7 +61,7 @@ class Dataset(Generic[ValidT, TransformedT, EnrichedT]):
     transform: Callable[[ValidT], TransformedT]
     enrich: Callable[[TransformedT], EnrichedT]
     partition_date: Callable[[EnrichedT], date]
-    index_keys: Callable[[EnrichedT], IndexKeys]
+    filters: tuple[str, ...] = ()
 
 
 def rejections_from_validation_error(error: ValidationError) -> list[Rejection]:

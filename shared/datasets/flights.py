@@ -54,7 +54,7 @@ from pydantic import (
 
 from shared.datasets import flights_reference as reference
 from shared.datasets import register
-from shared.datasets.base import Dataset, IndexKeys, Rejection, rejections_from_validation_error
+from shared.datasets.base import Dataset, Rejection, rejections_from_validation_error
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -72,7 +72,6 @@ __all__ = [
     "WeatherInfo",
     "delay_category",
     "enrich_flight",
-    "flight_index_keys",
     "flight_partition_date",
     "is_valid_clock_time",
     "transform_flight",
@@ -764,28 +763,12 @@ def enrich_flight(transformed: TransformedFlight) -> EnrichedFlight:
     )
 
 
-# --------------------------------------------------------------------------- keys
-
-
-def _utc_iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# --------------------------------------------------------------------------- partitions
 
 
 def flight_partition_date(enriched: EnrichedFlight) -> date:
     """Return the date a stored flight is partitioned by: its local scheduled date."""
     return enriched.flight_date
-
-
-def flight_index_keys(enriched: EnrichedFlight) -> IndexKeys:
-    """Return the by-carrier-and-date index keys of a stored flight.
-
-    The partition is ``{carrier}#{flight date}``; the sort key is the scheduled departure
-    in UTC (``YYYY-MM-DDTHH:MM:SSZ``, so it sorts chronologically) then the flight id.
-    """
-    return IndexKeys(
-        partition=f"{enriched.carrier}#{enriched.flight_date.isoformat()}",
-        sort=f"{_utc_iso(enriched.scheduled_departure_utc)}#{enriched.flight_id}",
-    )
 
 
 FLIGHTS: Final[Dataset[ValidFlight, TransformedFlight, EnrichedFlight]] = Dataset(
@@ -798,6 +781,6 @@ FLIGHTS: Final[Dataset[ValidFlight, TransformedFlight, EnrichedFlight]] = Datase
     transform=transform_flight,
     enrich=enrich_flight,
     partition_date=flight_partition_date,
-    index_keys=flight_index_keys,
+    filters=("carrier", "origin", "dest"),
 )
 register(FLIGHTS)

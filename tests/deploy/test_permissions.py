@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+import requests
 from chalice.test import Client
 from moto import mock_aws
 
@@ -47,7 +49,14 @@ API_FILE = str(ROOT / "chalicelib" / "api.py")
 ACCOUNT = "123456789012"  # moto's default account
 TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 # Operation names whose IAM action is spelled differently.
-_IAM_ACTIONS = {"s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject"}
+_IAM_ACTIONS = {
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:CreateMultipartUpload": "s3:PutObject",
+    "s3:UploadPart": "s3:PutObject",
+    "s3:CompleteMultipartUpload": "s3:PutObject",
+    "s3:DeleteObjects": "s3:DeleteObject",
+}
 _SERVICES = {"s3", "dynamodb", "sqs", "sns", "states"}
 # Granted but never called by our code, each for a reason.
 _GRANTED_NOT_CALLED = {
@@ -55,6 +64,9 @@ _GRANTED_NOT_CALLED = {
     "sqs:ReceiveMessage": "Lambda's event source mapping polls with the function's role",
     "sqs:DeleteMessage": "Lambda's event source mapping deletes with the function's role",
     "sqs:GetQueueAttributes": "Lambda's event source mapping reads the queue with it",
+    "s3:AbortMultipartUpload": "split aborts a multipart manifest only when reading fails",
+    "s3:DeleteObject": "a failed chunk withdraws objects only when it failed after Store wrote",
+    "dynamodb:BatchWriteItem": "(record_chunk_failure) rejects exist only once Store wrote them",
 }
 
 
@@ -92,7 +104,7 @@ def _resources(service: str, params: dict[str, Any]) -> tuple[str, ...]:
     if service == "sqs":
         return (f"arn:aws:sqs:{REGION}:{ACCOUNT}:{params['QueueUrl'].rsplit('/', 1)[1]}",)
     if service == "states":
-        return (params.get("stateMachineArn") or params["executionArn"],)
+        return (params.get("stateMachineArn") or params.get("mapRunArn") or params["executionArn"],)
     return (params["TopicArn"],)
 
 
@@ -105,10 +117,37 @@ class Recorder:
         function = _caller()
         if function is None or service not in _SERVICES:
             return
+        if model.name == "TransactWriteItems":
+            # IAM authorises a transaction by the actions of its items.
+            for item in params["TransactItems"]:
+                kind, operation = next(iter(item.items()))
+                action = (
+                    "dynamodb:ConditionCheckItem"
+                    if kind == "ConditionCheck"
+                    else (f"dynamodb:{kind}Item")
+                )
+                self.calls.append(Call(function, action, _resources(service, operation)))
+            return
+        presigned = _presigned_post_key()
+        if presigned is not None:
+            # botocore builds a presigned POST from CreateBucket's model; what the form
+            # does, signed with the caller's role, is a PutObject of that key.
+            bucket = f"arn:aws:s3:::{params['Bucket']}"
+            self.calls.append(Call(function, "s3:PutObject", (f"{bucket}/{presigned}",)))
+            return
         action = f"{service}:{model.name}"
         self.calls.append(
             Call(function, _IAM_ACTIONS.get(action, action), _resources(service, params))
         )
+
+
+def _presigned_post_key() -> str | None:
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "generate_presigned_post" and "Key" in frame.f_locals:
+            return str(frame.f_locals["Key"])
+        frame = frame.f_back
+    return None
 
 
 @dataclass
@@ -129,6 +168,31 @@ class Run:
         )
         assert answer.status_code == 202, answer.body
         return str(answer.json_body["batch_id"])
+
+    def upload(self, body: str, dataset: str) -> str:
+        data = body.encode()
+        answer = self.client.http.post(
+            "/uploads",
+            headers={**self.headers, "Content-Type": "application/json"},
+            body=json.dumps(
+                {
+                    "dataset": dataset,
+                    "filename": "flights.csv",
+                    "content_type": "text/csv",
+                    "size_bytes": len(data),
+                }
+            ),
+        )
+        assert answer.status_code == 201, answer.body
+        ticket = answer.json_body
+        sent = requests.post(
+            ticket["upload"]["url"],
+            data=ticket["upload"]["fields"],
+            files={"file": ("flights.csv", data)},
+            timeout=30,
+        )
+        assert sent.status_code in {200, 204}, sent.text
+        return str(ticket["batch_id"])
 
     def get(self, path: str) -> Any:
         answer = self.client.http.get(path, headers=self.headers)
@@ -198,6 +262,13 @@ def _drive(run: Run) -> None:
     run.get(f"/batches/{good}/records?status=processed")
     run.get(f"/batches/{good}/records?status=rejected")
     run.get(f"/batches/{good}/execution")
+    run.get(f"/batches/{good}/chunks")
+    run.get(f"/batches/{good}/chunks/0")
+    run.get("/datasets")
+    run.get("/datasets/flights/records?date=2013-01-01&carrier=UA")
+
+    uploaded = run.upload(body, "flights")
+    assert run.finish(uploaded)["status"] == "COMPLETED_WITH_REJECTS"
 
     readings = (
         "sensor,taken_at,celsius\nS1,2024-05-01T10:00:00Z,20\nEXPLODE,2024-05-01T11:00:00Z,20\n"

@@ -11,7 +11,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from infra.functions import FUNCTIONS
+from infra.functions import FUNCTIONS, XRAY_MANAGED_POLICY
 from infra.template import ASL_PATH
 from shared.settings import Settings
 
@@ -55,8 +55,9 @@ def _as_list(value: Any) -> list[Any]:
 def _names_resource(value: Any, resources: dict[str, Any]) -> bool:
     """Whether an ARN expression points at one of the template's own resources.
 
-    Functions have fixed names (``${FunctionNamePrefix}<name>``), so an ARN or log group
-    built from one of those names counts as well.
+    Functions and the state machine have fixed names (``${FunctionNamePrefix}<name>``), so
+    an ARN or log group built from one of those names counts as well (the state machine's
+    role names its own machine that way: a reference would be a circular dependency).
     """
     if isinstance(value, dict):
         if "Ref" in value:
@@ -73,10 +74,17 @@ def _names_resource(value: Any, resources: dict[str, Any]) -> bool:
                 for r in resources.values()
                 if r["Type"] in FUNCTION_TYPES
             }
+            machines = {
+                r["Properties"]["StateMachineName"]["Fn::Sub"]
+                for r in resources.values()
+                if r["Type"] == "AWS::StepFunctions::StateMachine"
+            }
             return any(
                 arn.endswith(f":function:{name}")
                 or arn.endswith(f":log-group:/aws/lambda/{name}:*")
                 for name in functions
+            ) or any(
+                arn.endswith((f":stateMachine:{name}", f":execution:{name}/*")) for name in machines
             )
     return False
 
@@ -105,7 +113,8 @@ def test_every_function_has_its_own_role_with_an_explicit_least_privilege_policy
         roles_used[role_id] = name
         role = resources[role_id]
         assert role["Type"] == "AWS::IAM::Role"
-        assert "ManagedPolicyArns" not in role["Properties"], f"{role_id} attaches managed policies"
+        # Only AWS's X-Ray write policy (its actions accept no resource but "*").
+        assert role["Properties"].get("ManagedPolicyArns") == [XRAY_MANAGED_POLICY], role_id
         principal = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
         assert principal == {"Service": "lambda.amazonaws.com"}
         statements = _statements(role)

@@ -131,6 +131,17 @@ class Pipeline:
         )
         return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
+    def processed_lines(self, batch_id: str) -> list[dict[str, Any]]:
+        """Every processed record of a batch, read straight from the processed bucket."""
+        s3 = self.aws["s3"]
+        records: list[dict[str, Any]] = []
+        for key in self.object_keys("ProcessedBucketName", "processed/"):
+            if not key.rsplit("/", 1)[-1].startswith(f"{batch_id}-"):
+                continue
+            body = s3.get_object(Bucket=self.outputs["ProcessedBucketName"], Key=key)["Body"]
+            records.extend(json.loads(line) for line in body.read().splitlines() if line)
+        return records
+
     def queue_depth(self, output: str) -> int:
         attributes = self.aws["sqs"].get_queue_attributes(
             QueueUrl=self.outputs[output],

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.datasets import Dataset, IndexKeys, Rejection, register
+from shared.datasets import Dataset, Rejection, register
 from shared.datasets.base import rejections_from_validation_error
 from shared.errors import TransientError
 
@@ -75,6 +75,6 @@ READINGS = register(
         transform=transform_reading,
         enrich=enrich_reading,
         partition_date=lambda r: date(r.taken_at.year, r.taken_at.month, r.taken_at.day),
-        index_keys=lambda r: IndexKeys(partition=r.sensor, sort=r.taken_at.isoformat()),
+        filters=("sensor", "site"),
     )
 )

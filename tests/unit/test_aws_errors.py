@@ -14,7 +14,7 @@ from shared.aws import translate_transient_errors
 from shared.datasets import Rejection
 from shared.errors import StorageUnavailableError
 from shared.models import Lineage, RejectedRecord
-from shared.records import RecordRepository
+from shared.records import RejectRepository
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -64,7 +64,7 @@ def test_other_aws_errors_pass_through_unchanged():
 
 def test_unprocessed_items_are_written_again_until_none_are_left():
     table = _table()
-    repository = RecordRepository(table)
+    repository = RejectRepository(table)
     with Stubber(table.meta.client) as stub:
         first: dict[str, object] = {"RequestItems": {"records": ANY}}
         stub.add_response(
@@ -87,7 +87,7 @@ def test_unprocessed_items_are_written_again_until_none_are_left():
         )
         stub.add_response("batch_write_item", {"UnprocessedItems": {}}, first)
 
-        written = repository.put_rejected("flights", [_rejected(2), _rejected(3)])
+        written = repository.put("flights", [_rejected(2), _rejected(3)])
 
         stub.assert_no_pending_responses()
     assert written == 2

@@ -208,20 +208,17 @@ def test_sample_flights_take_plausible_time_in_the_air():
     assert checked > 850  # the rest are cancelled, diverted or bound for an unknown airport
 
 
-def test_partition_date_and_index_keys():
+def test_flights_are_partitioned_by_their_local_date_not_their_utc_departure():
+    late_evening = enriched("UA", 1039, "2013-11-17")  # 21:55 EST is 02:55Z on the 18th
+    assert late_evening.scheduled_departure_utc.date() == date(2013, 11, 18)
+    assert FLIGHTS.partition_date(late_evening) == date(2013, 11, 17)
+
+
+def test_flights_declare_the_fields_their_partitions_are_filtered_by():
     flight = enriched("UA", 1545, "2013-01-01")
     assert FLIGHTS.partition_date(flight) == date(2013, 1, 1)
-    keys = FLIGHTS.index_keys(flight)
-    assert keys.partition == "UA#2013-01-01"
-    assert keys.sort == "2013-01-01T10:15:00Z#UA1545-2013-01-01-EWR"
-
-
-def test_index_keys_partition_by_local_date_but_sort_by_utc_departure():
-    late_evening = enriched("UA", 1039, "2013-11-17")  # 21:55 EST is 02:55Z on the 18th
-    keys = FLIGHTS.index_keys(late_evening)
-    assert FLIGHTS.partition_date(late_evening) == date(2013, 11, 17)
-    assert keys.partition == "UA#2013-11-17"
-    assert keys.sort == "2013-11-18T02:55:00Z#UA1039-2013-11-17-EWR"
+    assert FLIGHTS.filters == ("carrier", "origin", "dest")
+    assert all(hasattr(flight, field) for field in FLIGHTS.filters)
 
 
 @pytest.mark.parametrize(

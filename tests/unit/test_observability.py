@@ -18,6 +18,7 @@ from shared.models import (
     ChunkRef,
     EventType,
     ExecutionInput,
+    ObjectRef,
     SplitResult,
 )
 from shared.observability import StageCounts, observe_invocation, tracer
@@ -32,7 +33,9 @@ def _chunk(records: int, rejected: int = 0) -> ChunkPayload:
         dataset="flights",
         execution_arn=EXECUTION,
         source_key=f"raw/flights/{BATCH}.csv",
-        chunk=ChunkRef(index=0, key="chunks/k", records=records),
+        chunk=ChunkRef(
+            index=0, key="chunks/k", records=records, first_line=2, last_line=records + 1
+        ),
         current_key="chunks/k",
         rejected=rejected,
     )
@@ -60,7 +63,14 @@ def test_store_and_chunk_failures_count_the_chunks_valid_records():
 
 
 def test_split_and_finalize_count_the_whole_batch():
-    split = SplitResult(dataset="flights", source_key="raw/x", records_received=1012, chunks=[])
+    split = SplitResult(
+        dataset="flights",
+        source_key="raw/x",
+        records_received=1012,
+        chunks_total=2,
+        manifest=ObjectRef(bucket="raw", key="chunks/x/manifest.json"),
+        max_concurrency=4,
+    )
     outcome = BatchOutcome(
         event_type=EventType.BATCH_COMPLETED_WITH_REJECTS,
         batch_id=BATCH,

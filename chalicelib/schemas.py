@@ -1,0 +1,69 @@
+"""Bodies of the API's newer routes: chunks, datasets and their records (API-only shapes)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.execution_view import ExecutionView
+from shared.ledger import ChunkEntry
+
+__all__ = ["ChunkDetail", "ChunkPage", "DatasetInfo", "DatasetList", "PartitionPage"]
+
+_FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChunkPage(BaseModel):
+    """One page of a batch's chunk ledger, in chunk order."""
+
+    model_config = _FROZEN
+
+    chunks: list[ChunkEntry]
+    next: str | None = None
+
+
+class ChunkDetail(BaseModel):
+    """One chunk: its ledger entry and, on AWS, its child execution's history."""
+
+    model_config = _FROZEN
+
+    chunk: ChunkEntry
+    execution: ExecutionView | None = Field(
+        default=None,
+        description=(
+            "The Map Run child that ran the chunk (AWS). Locally the chunks run inside "
+            "the batch's execution, and the ledger entry is the whole story."
+        ),
+    )
+
+
+class DatasetInfo(BaseModel):
+    """A registered dataset: its CSV header and what its stored records can be filtered by."""
+
+    model_config = _FROZEN
+
+    name: str
+    csv_columns: list[str]
+    filters: list[str]
+
+
+class DatasetList(BaseModel):
+    """``GET /datasets``."""
+
+    model_config = _FROZEN
+
+    datasets: list[DatasetInfo]
+
+
+class PartitionPage(BaseModel):
+    """One page of a dataset's processed records for one date, across batches."""
+
+    model_config = _FROZEN
+
+    dataset: str
+    date: date
+    filters: dict[str, str]
+    records: list[dict[str, Any]]
+    next: str | None = None
