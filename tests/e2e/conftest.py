@@ -130,14 +130,14 @@ def _child_environment() -> dict[str, str]:
     return environment
 
 
-@pytest.fixture(scope="session")
-def local_runtime(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def start_local_runtime(
+    directory: Path, environment: dict[str, str] | None = None
 ) -> Iterator[LocalRuntime]:
-    """Start ``python -m devserver`` on two free ports and stop it after the session."""
+    """Run ``python -m devserver`` on two free ports (with extra settings) until the block ends."""
     api_port, moto_port = _free_ports(2)
-    log_path = tmp_path_factory.mktemp("devserver") / "devserver.log"
-    state_dir = log_path.parent / "state"
+    log_path = directory / "devserver.log"
+    state_dir = directory / "state"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -152,7 +152,7 @@ def local_runtime(
                 str(state_dir),
             ],
             cwd=REPO_ROOT,
-            env=_child_environment(),
+            env={**_child_environment(), **(environment or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -170,7 +170,19 @@ def local_runtime(
         yield runtime
     finally:
         _stop(process)
-        request.config.stash[DEVSERVER_LOG] = log_path
+
+
+@pytest.fixture(scope="session")
+def local_runtime(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalRuntime]:
+    """Start ``python -m devserver`` on two free ports and stop it after the session."""
+    directory = tmp_path_factory.mktemp("devserver")
+    try:
+        with start_local_runtime(directory) as runtime:
+            yield runtime
+    finally:
+        request.config.stash[DEVSERVER_LOG] = directory / "devserver.log"
 
 
 def pytest_terminal_summary(

@@ -20,8 +20,15 @@ from moto import mock_aws
 
 import app
 from chalicelib.api_keys import ApiKeyRepository, Scope
-from devserver.lambda_dispatch import uninstall
-from devserver.runtime import MOTO_CONFIG, REGION, apply_environment, make_poller, provision_local
+from devserver.lambda_dispatch import Handler, install, uninstall
+from devserver.runtime import (
+    MOTO_CONFIG,
+    REGION,
+    apply_environment,
+    lambda_handlers,
+    make_poller,
+    provision_local,
+)
 from tests.functional import readings_dataset  # noqa: F401  (registers the readings dataset)
 
 if TYPE_CHECKING:
@@ -192,6 +199,28 @@ def pipeline(local_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
         yield Pipeline(provisioned, client, make_poller(provisioned), probe_url, token, clients)
     uninstall()
     apply_environment({})
+
+
+@pytest.fixture
+def payload_sizes(pipeline: Pipeline) -> list[int]:
+    """The size in bytes of every Lambda input and output while the test runs.
+
+    The dispatcher is installed again with each real handler wrapped in a recorder: the
+    handlers run unchanged; only the sizes of what crosses the state machine are noted.
+    """
+    sizes: list[int] = []
+
+    def measured(handler: Handler) -> Handler:
+        def run(event: Any, context: Any) -> Any:
+            sizes.append(len(json.dumps(event)))
+            result = handler(event, context)
+            sizes.append(len(json.dumps(result)))
+            return result
+
+        return run
+
+    install({name: measured(handler) for name, handler in lambda_handlers().items()})
+    return sizes
 
 
 def csv_rows(name: str) -> tuple[str, list[str]]:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
+from typing import Any
 
 import pytest
 
 from shared.errors import (
     MalformedRequestError,
     PayloadTooLargeError,
+    SourceFormatError,
     UnknownDatasetError,
     UnsupportedMediaTypeError,
 )
-from shared.raw_input import EXTRA_COLUMNS_FIELD, InputFormat, input_format, parse_body
+from shared.models import ContentEncoding, RawRow
+from shared.raw_input import (
+    EXTRA_COLUMNS_FIELD,
+    UNPARSED_FIELD,
+    InputFormat,
+    input_format,
+    parse_body,
+    read_rows,
+)
 
 HEADER = (
     "year,month,day,dep_time,sched_dep_time,dep_delay,arr_time,sched_arr_time,arr_delay,"
@@ -124,3 +136,106 @@ def test_ndjson_skips_blank_lines_and_keeps_line_numbers():
 def test_ndjson_line_that_is_not_an_object_is_refused_with_its_number(line: str):
     with pytest.raises(MalformedRequestError, match="line 2"):
         _parse('{"a": 1}\n' + line + "\n", InputFormat.NDJSON)
+
+
+# --------------------------------------------------------------------------- streaming sources
+
+
+def _rows(body: bytes, fmt: InputFormat, **options: Any) -> list[RawRow]:
+    return list(read_rows(io.BytesIO(body), fmt, "flights", **options))
+
+
+def test_a_gzip_source_streams_the_same_rows_as_the_plain_one():
+    plain = f"{HEADER}\n{ROW}\n{ROW}\n".encode()
+
+    assert _rows(gzip.compress(plain), InputFormat.CSV, encoding=ContentEncoding.GZIP) == _rows(
+        plain, InputFormat.CSV
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "code", "line"),
+    [
+        (b"", None, "empty_file", None),
+        (b"\n \n", None, "empty_file", None),
+        (f"{HEADER}\n".encode(), None, "no_records", None),
+        (HEADER.replace("origin", "from").encode() + b"\n", None, "header_mismatch", 1),
+        (f"{HEADER}\n{ROW}\n{ROW}\n".encode() + b"2013,\xff\n", None, "not_utf8", 4),
+        (b"not gzip at all", ContentEncoding.GZIP, "not_gzip", 1),
+    ],
+)
+def test_an_unreadable_source_says_why_and_where(
+    body: bytes, encoding: ContentEncoding | None, code: str, line: int | None
+):
+    with pytest.raises(SourceFormatError) as raised:
+        _rows(body, InputFormat.CSV, encoding=encoding)
+
+    assert (raised.value.code, raised.value.line) == (code, line)
+    assert str(raised.value).startswith(f"[{code}]")
+
+
+def test_a_cut_short_gzip_source_is_refused():
+    packed = gzip.compress(f"{HEADER}\n{ROW}\n".encode() * 50)
+
+    with pytest.raises(SourceFormatError) as raised:
+        _rows(packed[: len(packed) // 2], InputFormat.CSV, encoding=ContentEncoding.GZIP)
+
+    assert raised.value.code == "truncated_gzip"
+
+
+def test_a_lenient_reader_turns_lines_that_are_no_records_into_rows_to_reject():
+    body = b'{"year": 2013}\n[1, 2]\nnot json\n\n{"year": 2014}\n'
+
+    rows = _rows(body, InputFormat.NDJSON, strict=False)
+
+    assert [(r.line, r.problem.rule if r.problem else None) for r in rows] == [
+        (1, None),
+        (2, "not_an_object"),
+        (3, "malformed_json"),
+        (5, None),
+    ]
+    assert rows[2].values == {UNPARSED_FIELD: "not json"}
+
+
+def test_a_strict_reader_refuses_the_whole_source_at_the_first_bad_line():
+    with pytest.raises(SourceFormatError) as raised:
+        _rows(b'{"year": 2013}\nnot json\n', InputFormat.NDJSON)
+
+    assert (raised.value.code, raised.value.line) == ("malformed_ndjson", 2)
+
+
+def test_a_huge_unparsed_line_is_kept_short_in_its_reject():
+    rows = _rows(b"x" * 50_000 + b"\n", InputFormat.NDJSON, strict=False)
+
+    kept = rows[0].values[UNPARSED_FIELD]
+    assert len(kept) < 1_100
+    assert kept.endswith("(50001 characters in all)")
+
+
+def test_a_gzip_body_that_inflates_beyond_the_limit_is_refused():
+    bomb = gzip.compress(b"0" * 1_000_000)
+
+    with pytest.raises(PayloadTooLargeError):
+        parse_body(
+            bomb,
+            InputFormat.CSV,
+            dataset="flights",
+            max_records=100,
+            max_body_bytes=10_000,
+            encoding=ContentEncoding.GZIP,
+            max_inflated_bytes=100_000,
+        )
+
+
+def test_a_cut_short_gzip_body_is_malformed():
+    packed = gzip.compress(f"{HEADER}\n{ROW}\n".encode())
+
+    with pytest.raises(MalformedRequestError, match="cut short"):
+        parse_body(
+            packed[:-8],
+            InputFormat.CSV,
+            dataset="flights",
+            max_records=100,
+            max_body_bytes=10_000,
+            encoding=ContentEncoding.GZIP,
+        )
