@@ -28,21 +28,18 @@ names the ASL's ``DefinitionSubstitutions`` expect.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Chalice, SQSEvent
 
 from chalicelib.api import BINARY_BODY_TYPES, api
 from chalicelib.starter import handle_ingest_messages
 from shared.observability import observe_http
-from stages import enrich as enrich_stage
-from stages import finalize as finalize_stage
-from stages import mark_failed as mark_failed_stage
-from stages import record_chunk_failure as record_chunk_failure_stage
-from stages import split as split_stage
-from stages import store as store_stage
-from stages import transform as transform_stage
-from stages import validate as validate_stage
+from stages import STATE_FUNCTIONS, state_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 INGEST_QUEUE_NAME = "sluice-ingest"
 
@@ -55,53 +52,23 @@ app.register_middleware(observe_http, "http")
 
 @app.on_sqs_message(queue=INGEST_QUEUE_NAME, batch_size=10, name="start_batches")
 def start_batches(event: SQSEvent) -> dict[str, Any]:
-    """Start an execution per queued batch."""
+    """Start an execution per queued batch (or arrived upload)."""
     return handle_ingest_messages(event.to_dict(), event.context)
 
 
-@app.lambda_function(name="split")
-def split(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The ``Split`` state."""
-    return split_stage.handler(event, context)
+def _state_function(name: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The handler of one state: it imports its stage module on first use, and calls it."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        stage = importlib.import_module(f"stages.{name}")
+        answer: dict[str, Any] = stage.handler(event, context)
+        return answer
+
+    # Chalice names the Lambda handler "app.<__name__>"; it must be this module's attribute.
+    handler.__name__ = handler.__qualname__ = name
+    handler.__doc__ = f"The ``{state_name(name)}`` state."
+    return handler
 
 
-@app.lambda_function(name="validate")
-def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The ``Validate`` state."""
-    return validate_stage.handler(event, context)
-
-
-@app.lambda_function(name="transform")
-def transform(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The ``Transform`` state."""
-    return transform_stage.handler(event, context)
-
-
-@app.lambda_function(name="enrich")
-def enrich(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The ``Enrich`` state."""
-    return enrich_stage.handler(event, context)
-
-
-@app.lambda_function(name="store")
-def store(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The ``Store`` state."""
-    return store_stage.handler(event, context)
-
-
-@app.lambda_function(name="record_chunk_failure")
-def record_chunk_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The ``RecordChunkFailure`` state."""
-    return record_chunk_failure_stage.handler(event, context)
-
-
-@app.lambda_function(name="finalize")
-def finalize(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The ``Finalize`` state."""
-    return finalize_stage.handler(event, context)
-
-
-@app.lambda_function(name="mark_failed")
-def mark_failed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The ``MarkFailed`` state."""
-    return mark_failed_stage.handler(event, context)
+for _name in STATE_FUNCTIONS:
+    globals()[_name] = app.lambda_function(name=_name)(_state_function(_name))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infra.template import STATE_MACHINE_ID, load_template, settings_environment
+from stages import STATE_FUNCTIONS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,19 +33,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
-__all__ = ["FUNCTION_NAMES", "FUNCTION_PREFIX", "Provisioned", "provision"]
+__all__ = ["FUNCTION_PREFIX", "Provisioned", "provision"]
 
 FUNCTION_PREFIX = "sluice-dev-"
-FUNCTION_NAMES = (
-    "split",
-    "validate",
-    "transform",
-    "enrich",
-    "store",
-    "record_chunk_failure",
-    "finalize",
-    "mark_failed",
-)
 _SUBSTITUTION_OUTPUT = "Substitution"
 # moto's CloudFormation skips these with a warning; locally nothing needs them.
 _UNSUPPORTED_TYPES = frozenset(
@@ -105,7 +96,7 @@ def provision(
         roleArn=outputs["StateMachineRoleArn"],
         type="STANDARD",
     )["stateMachineArn"]
-    _create_functions(lambda_client, iam, (FUNCTION_PREFIX + n for n in FUNCTION_NAMES))
+    _create_functions(lambda_client, iam, (FUNCTION_PREFIX + n for n in STATE_FUNCTIONS))
     return Provisioned(outputs=outputs, environment=settings_environment(outputs))
 
 

@@ -15,10 +15,11 @@ import boto3
 from devserver import moto_dynamodb
 from devserver.lambda_dispatch import Handler, install
 from devserver.poller import SqsPoller
-from devserver.provision import FUNCTION_NAMES, FUNCTION_PREFIX, Provisioned, provision
+from devserver.provision import FUNCTION_PREFIX, Provisioned, provision
 from shared import aws
 from shared.context import get_context
 from shared.settings import get_settings
+from stages import STATE_FUNCTIONS
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -46,7 +47,7 @@ def lambda_handlers() -> dict[str, Handler]:
     """Map each deployed function name to the handler Lambda would call in ``app.py``."""
     import app
 
-    return {FUNCTION_PREFIX + name: getattr(app, name) for name in FUNCTION_NAMES}
+    return {FUNCTION_PREFIX + name: getattr(app, name) for name in STATE_FUNCTIONS}
 
 
 # Settings that suit one machine better than AWS's defaults; the environment wins.

@@ -2,8 +2,11 @@
 
 ``infra/resources.json`` declares the pipeline's shared resources; this module inserts
 the ASL file into its state machine (so the definition the local runtime runs and the
-one deployed are the same file) and adds, for every function in ``infra/functions.py``,
-its IAM role, its error and throttle alarms and its role's ARN as an output. The result
+one deployed are the same file), derives from ``stages.STATE_FUNCTIONS`` the ARN
+substitutions the ASL names (``${SplitFunctionArn}`` ...) and the state machine's
+permission to invoke exactly those functions, and adds, for every function in
+``infra/functions.py``, its IAM role, its error and throttle alarms and its role's ARN
+as an output. The result
 is the resources stack that ``chalice deploy`` runs against, what the local runtime
 creates in moto, and the core of the merge template ``chalice package`` folds in.
 """
@@ -23,6 +26,7 @@ from infra.functions import (
     function_name,
     role_statements,
 )
+from stages import STATE_FUNCTIONS, state_name
 
 __all__ = [
     "ALARM_METRICS",
@@ -34,6 +38,7 @@ __all__ = [
     "load_template",
     "role_output",
     "settings_environment",
+    "state_function_arns",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +67,10 @@ POWERTOOLS_ENVIRONMENT = {
     "POWERTOOLS_LOG_LEVEL": "INFO",
 }
 ALARM_METRICS = ("Errors", "Throttles")
+_FUNCTION_ARN = (
+    "arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}"
+    ":function:${{FunctionNamePrefix}}{name}"
+)
 _LAMBDA_ALARMS = {
     "Errors": "{name} failed (retried ones too)",
     "Throttles": "{name} was throttled",
@@ -75,11 +84,31 @@ def load_definition() -> dict[str, Any]:
     return definition
 
 
+def state_function_arns() -> dict[str, Any]:
+    """The ARN of each function the ASL invokes, by its substitution name (``SplitFunctionArn``)."""
+    return {
+        f"{state_name(function)}FunctionArn": {"Fn::Sub": _FUNCTION_ARN.format(name=function)}
+        for function in STATE_FUNCTIONS
+    }
+
+
 def load_template() -> dict[str, Any]:
     """Return the resources template: ASL inserted, a role and alarms for every function."""
     template: dict[str, Any] = json.loads(TEMPLATE_PATH.read_text())
     machine = template["Resources"][STATE_MACHINE_ID]["Properties"]
     machine["Definition"] = copy.deepcopy(load_definition())
+    arns = state_function_arns()
+    machine["DefinitionSubstitutions"] = {**arns, **machine["DefinitionSubstitutions"]}
+    role = template["Resources"][machine["RoleArn"]["Fn::GetAtt"][0]]
+    role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].insert(
+        0,
+        {
+            "Sid": "InvokeStages",
+            "Effect": "Allow",
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": list(arns.values()),
+        },
+    )
     for spec in FUNCTIONS:
         template["Resources"].update(function_resources(spec))
         template["Outputs"][role_output(spec)] = {"Value": {"Fn::GetAtt": [spec.role_id, "Arn"]}}

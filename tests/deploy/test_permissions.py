@@ -87,6 +87,9 @@ def _caller() -> str | None:
         code = frame.f_code
         if code.co_filename == APP_FILE and code.co_name in by_name:
             return by_name[code.co_name]
+        # app.py makes each state's handler in a loop: the function knows its name.
+        if code.co_filename == APP_FILE and frame.f_locals.get("name") in by_name:
+            return by_name[frame.f_locals["name"]]
         if code.co_filename == API_FILE:
             return by_name.get(code.co_name, by_name[API_HANDLER])
         frame = frame.f_back

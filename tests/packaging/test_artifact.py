@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from devserver.provision import FUNCTION_NAMES
+from stages import STATE_FUNCTIONS
 from infra.package import LAMBDA_RUNTIME, find_lambda_python
 
 if TYPE_CHECKING:
     from tests.packaging.build import Built
 
 # Every pipeline Lambda the ASL invokes, plus the queue consumer.
-HANDLERS = (*FUNCTION_NAMES, "start_batches")
+HANDLERS = (*STATE_FUNCTIONS, "start_batches")
 # What the Lambda Python runtime puts on sys.path besides the function's code.
 LAMBDA_RUNTIME_MODULES = (
     "boto3",

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import app
-from devserver.provision import FUNCTION_NAMES
 from infra.template import load_definition, load_template
 from shared import errors
+from stages import STATE_FUNCTIONS, state_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -105,7 +107,7 @@ def test_substitutions_match_the_placeholders_exactly():
     assert placeholders == set(substitutions)
 
 
-@pytest.mark.parametrize("function", FUNCTION_NAMES)
+@pytest.mark.parametrize("function", STATE_FUNCTIONS)
 def test_every_function_the_asl_invokes_is_a_lambda_of_the_app(function: str):
     substitutions = load_template()["Resources"]["PipelineStateMachine"]["Properties"][
         "DefinitionSubstitutions"
@@ -124,3 +126,24 @@ def test_state_names_match_stage_modules():
             module = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
             stage = importlib.import_module(f"stages.{module}")
             assert callable(getattr(stage, module)), f"stages/{module}.py has no {module}()"
+
+
+def test_the_chalice_config_tunes_only_functions_the_app_defines():
+    config = json.loads(
+        (Path(__file__).resolve().parents[2] / ".chalice" / "config.json").read_text()
+    )
+    defined = {f.name for f in app.app.pure_lambda_functions} | {"api_handler", "start_batches"}
+    defined |= {"api_key_authorizer"}
+
+    assert set(config["lambda_functions"]) <= defined
+
+
+def test_the_asl_invokes_exactly_the_state_functions_in_their_order():
+    invoked = [
+        re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+        for name, state, _ in _states()
+        if _is_lambda(state)
+    ]
+
+    assert sorted(invoked) == sorted(STATE_FUNCTIONS)
+    assert state_name("record_chunk_failure") == "RecordChunkFailure"
