@@ -8,6 +8,9 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.execution_view import ExecutionView
+from chalicelib.schemas import ChunkDetail, ChunkPage, DatasetList, PartitionPage
+from chalicelib.uploads import UploadRequest, UploadTicket
+from shared.ledger import ChunkStatus
 from shared.models import BatchAccepted, BatchPage, BatchView, ErrorBody, RecordPage
 from shared.raw_input import JsonBatchRequest
 
@@ -30,9 +33,10 @@ def _errors(*statuses: int) -> dict[str, Any]:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """Return the OpenAPI document (built once per process)."""
+    requests = (JsonBatchRequest, UploadRequest)
     _, schema = models_json_schema(
         [
-            (model, "serialization" if model is not JsonBatchRequest else "validation")
+            (model, "validation" if model in requests else "serialization")
             for model in (
                 ExecutionView,
                 BatchAccepted,
@@ -40,7 +44,12 @@ def openapi_document() -> dict[str, Any]:
                 BatchView,
                 ErrorBody,
                 RecordPage,
-                JsonBatchRequest,
+                ChunkPage,
+                ChunkDetail,
+                DatasetList,
+                PartitionPage,
+                UploadTicket,
+                *requests,
             )
         ],
         ref_template=_REF,
@@ -72,6 +81,12 @@ def openapi_document() -> dict[str, Any]:
                             "description": "Required for CSV and NDJSON bodies.",
                         },
                         {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
+                        {
+                            "name": "Content-Encoding",
+                            "in": "header",
+                            "schema": {"type": "string", "enum": ["gzip", "identity"]},
+                            "description": "gzip for a compressed CSV or NDJSON body.",
+                        },
                     ],
                     "requestBody": {
                         "required": True,
@@ -94,10 +109,116 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json("BatchPage", "A page of batches."), **_errors(400)},
                 },
             },
+            "/uploads": {
+                "post": {
+                    "summary": "Declare a file; get a presigned S3 POST for it",
+                    "description": (
+                        "The batch is made when the file lands in S3. With an Idempotency-Key, "
+                        "asking again returns a fresh POST for the same object until the file "
+                        "has arrived (201), then the batch (200, duplicate)."
+                    ),
+                    "parameters": [
+                        {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}}
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": _REF.format(model="UploadRequest")}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("UploadTicket", "Send the file with the POST it names."),
+                        "200": _json("UploadTicket", "The file has arrived: its batch."),
+                        **_errors(400, 409, 413, 415, 422),
+                    },
+                }
+            },
             "/batches/{batch_id}": {
                 "get": {
                     "parameters": [batch_id],
-                    "responses": {"200": _json("BatchView", "The batch."), **_errors(404)},
+                    "responses": {
+                        "200": _json("BatchView", "The batch, with its ledger's summary."),
+                        "404": _json(
+                            "ErrorBody",
+                            "No such batch, or (upload_pending) its file is on its way.",
+                        ),
+                    },
+                }
+            },
+            "/batches/{batch_id}/chunks": {
+                "get": {
+                    "summary": "A batch's chunk ledger, page by page",
+                    "parameters": [
+                        batch_id,
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": [s.value for s in ChunkStatus]},
+                        },
+                        *page,
+                    ],
+                    "responses": {
+                        "200": _json("ChunkPage", "A page of chunks."),
+                        **_errors(400, 404),
+                    },
+                }
+            },
+            "/batches/{batch_id}/chunks/{index}": {
+                "get": {
+                    "summary": "One chunk: its ledger entry and (on AWS) its child execution",
+                    "parameters": [
+                        batch_id,
+                        {
+                            "name": "index",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        },
+                    ],
+                    "responses": {"200": _json("ChunkDetail", "The chunk."), **_errors(404)},
+                }
+            },
+            "/datasets": {
+                "get": {
+                    "summary": "The registered datasets",
+                    "responses": {"200": _json("DatasetList", "The datasets.")},
+                }
+            },
+            "/datasets/{dataset}/records": {
+                "get": {
+                    "summary": "One date partition of a dataset's records, across batches",
+                    "parameters": [
+                        {
+                            "name": "dataset",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "date",
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "format": "date"},
+                        },
+                        {
+                            "name": "filters",
+                            "in": "query",
+                            "style": "form",
+                            "explode": True,
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                            },
+                            "description": "Filters the dataset declares (flights: carrier, ...).",
+                        },
+                        *page,
+                    ],
+                    "responses": {
+                        "200": _json("PartitionPage", "A page of records."),
+                        **_errors(400, 422),
+                    },
                 }
             },
             "/batches/{batch_id}/execution": {
