@@ -32,6 +32,7 @@ from shared.errors import (
     MalformedRequestError,
     NotFoundError,
     UploadPendingError,
+    field_errors,
 )
 from shared.ledger import ChunkStatus
 from shared.models import BATCH_ID_PATTERN, BatchPage, BatchView, ExecutionInput, RecordPage
@@ -106,11 +107,7 @@ def _query(model: type[PageQuery]) -> Any:
     try:
         return model.model_validate(params)
     except ValidationError as err:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in err.errors(include_url=False, include_input=False)
-        ]
-        raise MalformedRequestError("invalid query parameters", details) from err
+        raise MalformedRequestError("invalid query parameters", field_errors(err)) from err
 
 
 def _batch_id(value: str) -> str:
@@ -141,12 +138,8 @@ def _json_body(model: type[UploadRequest]) -> UploadRequest:
     try:
         return model.model_validate_json(request.raw_body or b"{}")
     except ValidationError as err:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-            for e in err.errors(include_url=False, include_input=False)[:20]
-        ]
         raise MalformedRequestError(
-            "the request body is not a valid upload request", details
+            "the request body is not a valid upload request", field_errors(err)
         ) from err
 
 

@@ -17,7 +17,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from shared.dynamo import decode_page_token, encode_page_token, from_item, to_item
+from shared.dynamo import decode_page_token, encode_page_token, from_item, put_new, to_item
 from shared.errors import BatchNotFoundError
 from shared.ledger import stage_counter
 from shared.models import (
@@ -85,16 +85,7 @@ class BatchRepository:
         if failed is not None:
             extra["error"] = failed.model_dump(mode="json", exclude_none=True)
             extra["finished_at"] = batch.received_at.isoformat()
-        try:
-            self._table.put_item(
-                Item=to_item(batch, **extra),
-                ConditionExpression="attribute_not_exists(batch_id)",
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return put_new(self._table, to_item(batch, **extra), key="batch_id")
 
     def payload_digest(self, batch_id: str) -> str | None:
         """Return the SHA-256 of a batch's body, or None if there is no such batch."""

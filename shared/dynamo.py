@@ -12,12 +12,16 @@ import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
 from shared.errors import MalformedRequestError
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
     from pydantic import BaseModel
 
-__all__ = ["decode_page_token", "encode_page_token", "from_item", "to_item"]
+__all__ = ["decode_page_token", "encode_page_token", "from_item", "put_new", "to_item"]
 
 
 def to_item(model: BaseModel, **extra: Any) -> dict[str, Any]:
@@ -25,6 +29,20 @@ def to_item(model: BaseModel, **extra: Any) -> dict[str, Any]:
     data = json.loads(model.model_dump_json(), parse_float=Decimal)
     data.update(extra)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def put_new(table: Table, item: dict[str, Any], key: str) -> bool:
+    """Put an item only if none has its key (``key``: the partition key's name).
+
+    Returns False, writing nothing, if one does.
+    """
+    try:
+        table.put_item(Item=item, ConditionExpression=Attr(key).not_exists())
+    except ClientError as err:
+        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def from_item(value: Any) -> Any:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "ApiRequestError",
@@ -35,12 +38,21 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "UploadMismatchError",
     "UploadPendingError",
+    "field_errors",
     "parse_coded_message",
 ]
 
 # "[code] line 12: message" (the line is optional): how an error with a machine-readable
 # code travels through Lambda's ``errorMessage`` and the ASL's ``Cause`` to the batch.
 _CODED = re.compile(r"^\[(?P<code>[a-z0-9_]+)\](?: line (?P<line>\d+):)? (?P<message>.*)$", re.S)
+
+
+def field_errors(error: ValidationError, limit: int = 20) -> list[dict[str, Any]]:
+    """The ``details`` of a refusal: each failed field of a pydantic error and why."""
+    return [
+        {"field": ".".join(str(part) for part in detail["loc"]) or "body", "message": detail["msg"]}
+        for detail in error.errors(include_url=False, include_input=False)[:limit]
+    ]
 
 
 @dataclass(frozen=True)

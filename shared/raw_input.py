@@ -32,6 +32,7 @@ from shared.errors import (
     PayloadTooLargeError,
     SourceFormatError,
     UnsupportedMediaTypeError,
+    field_errors,
 )
 from shared.models import ContentEncoding, RawRow
 
@@ -442,12 +443,9 @@ def _parse_json_body(body: bytes, dataset: str | None) -> tuple[str, list[RawRow
     try:
         request = JsonBatchRequest.model_validate_json(text)
     except ValidationError as err:
-        details = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-            for e in err.errors(include_url=False, include_input=False)[:20]
-        ]
         raise MalformedRequestError(
-            'the JSON body must be {"dataset": "<name>", "records": [{...}, ...]}', details
+            'the JSON body must be {"dataset": "<name>", "records": [{...}, ...]}',
+            field_errors(err),
         ) from err
     if dataset and dataset != request.dataset:
         raise MalformedRequestError(

@@ -15,10 +15,9 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.dynamo import from_item, to_item
+from shared.dynamo import from_item, put_new, to_item
 from shared.models import BATCH_ID_PATTERN, ContentEncoding
 
 if TYPE_CHECKING:
@@ -105,19 +104,6 @@ class UploadRepository:
         data.pop("item", None)
         return Upload.model_validate(data)
 
-    def put(self, upload: Upload) -> None:
-        """Store (or replace) the upload issued for its batch id."""
-        self._table.put_item(Item=to_item(upload, item=UPLOAD_ITEM))
-
     def create(self, upload: Upload) -> bool:
         """Store a new upload; return False if one is already issued for its batch id."""
-        try:
-            self._table.put_item(
-                Item=to_item(upload, item=UPLOAD_ITEM),
-                ConditionExpression="attribute_not_exists(batch_id)",
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return put_new(self._table, to_item(upload, item=UPLOAD_ITEM), key="batch_id")
