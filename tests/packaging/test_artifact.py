@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from stages import STATE_FUNCTIONS
 from infra.package import LAMBDA_RUNTIME, find_lambda_python
+from stages import STATE_FUNCTIONS
 
 if TYPE_CHECKING:
     from tests.packaging.build import Built
