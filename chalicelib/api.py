@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+from datetime import timedelta
 from typing import Annotated, Any
 
 from chalice.app import AuthRequest, AuthResponse, Blueprint, CORSConfig, Response
@@ -21,7 +22,14 @@ from chalicelib.execution_view import execution_view
 from chalicelib.http_errors import api_errors, json_response
 from chalicelib.ingest import IngestRequest, ingest
 from chalicelib.openapi import openapi_document
-from chalicelib.schemas import ChunkDetail, ChunkPage, DatasetInfo, DatasetList, PartitionPage
+from chalicelib.schemas import (
+    ChunkDetail,
+    ChunkListing,
+    ChunkPage,
+    DatasetInfo,
+    DatasetList,
+    PartitionPage,
+)
 from chalicelib.uploads import UploadRequest, request_upload
 from shared import aws
 from shared.context import get_context
@@ -126,10 +134,19 @@ def _batch(batch_id: str) -> BatchView:
         upload = ctx.uploads.get(batch_id)
         if upload is None:
             raise
+        post_expires = upload.issued_at + timedelta(seconds=ctx.settings.upload_expiry_seconds)
         raise UploadPendingError(
             f"batch {batch_id!r} does not exist yet: its upload was issued at "
             f"{upload.issued_at.isoformat()} and its file has not arrived",
-            [{"upload_id": upload.upload_id, "filename": upload.filename}],
+            [
+                {
+                    "upload_id": upload.upload_id,
+                    "filename": upload.filename,
+                    "size_bytes": upload.size_bytes,
+                    "issued_at": upload.issued_at.isoformat(),
+                    "upload_expires_at": post_expires.isoformat(),
+                }
+            ],
         ) from None
 
 
@@ -240,7 +257,7 @@ def get_chunks(batch_id: str) -> Response:
     _batch(batch_id)
     query = _query(ChunkQuery)
     chunks, token = get_context().ledger.page(batch_id, query.limit, query.next, query.status)
-    return json_response(ChunkPage(chunks=chunks, next=token))
+    return json_response(ChunkPage(chunks=[ChunkListing.of(c) for c in chunks], next=token))
 
 
 @api.route(

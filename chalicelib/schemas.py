@@ -8,11 +8,35 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.execution_view import ExecutionView
-from shared.ledger import ChunkEntry
+from shared.ledger import ChunkEntry, ChunkState
 
-__all__ = ["ChunkDetail", "ChunkPage", "DatasetInfo", "DatasetList", "PartitionPage"]
+__all__ = [
+    "ChunkDetail",
+    "ChunkListing",
+    "ChunkPage",
+    "DatasetInfo",
+    "DatasetList",
+    "PartitionPage",
+]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChunkListing(ChunkState):
+    """A chunk in a listing: its state, and how many processed objects it wrote (not which).
+
+    An unsorted source can put a chunk's records in hundreds of date partitions; the
+    list of them is in the chunk's own detail, so a page of chunks stays small.
+    """
+
+    partitions_written: int = Field(ge=0)
+
+    @classmethod
+    def of(cls, entry: ChunkEntry) -> ChunkListing:
+        """The listing of a ledger entry."""
+        return cls(
+            **entry.model_dump(exclude={"partitions"}), partitions_written=len(entry.partitions)
+        )
 
 
 class ChunkPage(BaseModel):
@@ -20,7 +44,7 @@ class ChunkPage(BaseModel):
 
     model_config = _FROZEN
 
-    chunks: list[ChunkEntry]
+    chunks: list[ChunkListing]
     next: str | None = None
 
 

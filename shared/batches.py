@@ -264,7 +264,12 @@ def _view(batch: dict[str, Any]) -> BatchView:
         chunks_total=chunks.total,
         chunks_failed=chunks.failed,
         chunks=chunks,
-        split_bytes_read=batch.get("split_bytes_read") if status not in _TERMINAL else None,
+        # Only while split is reading: once it has counted the chunks, they tell the progress.
+        split_bytes_read=(
+            batch.get("split_bytes_read")
+            if chunks.total is None and status not in _TERMINAL
+            else None
+        ),
         stages=_stages(batch),
         error=batch.get("error"),
     )

@@ -38,6 +38,7 @@ __all__ = [
     "CHUNK_PREFIX",
     "ChunkEntry",
     "ChunkLedger",
+    "ChunkState",
     "ChunkStatus",
     "PartitionOutput",
     "StageProgress",
@@ -82,8 +83,8 @@ class PartitionOutput(BaseModel):
     records: Count
 
 
-class ChunkEntry(BaseModel):
-    """A chunk's ledger item."""
+class ChunkState(BaseModel):
+    """A chunk's ledger item but the list of objects it wrote (what a listing of chunks shows)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -104,21 +105,10 @@ class ChunkEntry(BaseModel):
     failed_stage: StageName | None = Field(
         default=None, description="The stage whose failure (after its retries) failed the chunk."
     )
-    partitions: list[PartitionOutput] = Field(default_factory=list)
     error: ErrorInfo | None = None
     execution_arn: str | None = None
     updated_at: datetime | None = None
     version: Count = 0
-
-    @classmethod
-    def pending(cls, chunk: ChunkRef) -> ChunkEntry:
-        """The entry of a chunk no stage has touched yet."""
-        return cls(
-            index=chunk.index,
-            records=chunk.records,
-            first_line=chunk.first_line,
-            last_line=chunk.last_line,
-        )
 
     @property
     def terminal(self) -> bool:
@@ -131,6 +121,22 @@ class ChunkEntry(BaseModel):
         if self.last_attempt_stage is not None:
             return self.last_attempt_stage
         return next((s for s in StageName if s not in self.stages), None)
+
+
+class ChunkEntry(ChunkState):
+    """A chunk's ledger item: its state and the date partitions (processed objects) it wrote."""
+
+    partitions: list[PartitionOutput] = Field(default_factory=list)
+
+    @classmethod
+    def pending(cls, chunk: ChunkRef) -> ChunkEntry:
+        """The entry of a chunk no stage has touched yet."""
+        return cls(
+            index=chunk.index,
+            records=chunk.records,
+            first_line=chunk.first_line,
+            last_line=chunk.last_line,
+        )
 
 
 def chunk_item(index: int) -> str:

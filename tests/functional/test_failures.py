@@ -52,6 +52,16 @@ def test_a_failed_chunk_is_accounted_and_the_other_chunks_finish(two_record_chun
         (1, 2, "transform")
     ]
     assert failed["chunks"][0]["error"]["message"] == "the EXPLODE sensor breaks transform"
+    listed = pipeline.get(f"/batches/{batch['batch_id']}/chunks").json_body["chunks"]
+    assert [(c["status"], c["partitions_written"]) for c in listed] == [
+        ("stored", 1),
+        ("failed", 0),
+        ("stored", 1),
+    ]
+    assert all("partitions" not in c for c in listed)
+    detail = pipeline.get(f"/batches/{batch['batch_id']}/chunks/0").json_body
+    assert [p["records"] for p in detail["chunk"]["partitions"]] == [2]
+    assert detail["execution"] is None  # locally the chunk ran in the batch's own execution
     # Nothing of the failed chunk is stored: its other record is not in the bucket either.
     assert sorted(r["lineage"]["line"] for r in pipeline.processed_lines(batch["batch_id"])) == [
         2,
