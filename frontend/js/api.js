@@ -122,9 +122,43 @@ export async function getRecords(batchId, status, { limit = 50, next = null, sig
   return (await request("GET", `${batchPath(batchId)}/records`, { query: { status, limit, next }, signal })).data;
 }
 
-/** POST a batch; `body` is a string or a Blob, sent as-is with the given content type. */
-export async function postBatch({ body, contentType, dataset, idempotencyKey, signal }) {
+/** The body limit of POST /batches; a larger file goes through POST /uploads. */
+export const MAX_BODY_BYTES = 5_000_000;
+
+/**
+ * POST a batch; `body` is a string or a Blob, sent as-is with the given content type
+ * (and `Content-Encoding: gzip` for a compressed CSV or NDJSON file).
+ */
+export async function postBatch({ body, contentType, contentEncoding = null, dataset, idempotencyKey, signal }) {
   const headers = { "Content-Type": contentType };
+  if (contentEncoding) headers["Content-Encoding"] = contentEncoding;
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   return request("POST", "/batches", { query: { dataset }, body, headers, signal });
+}
+
+/**
+ * Declare a file and get a presigned S3 POST for it (POST /uploads). The answer is
+ * `{upload_id, batch_id, status_url, key, max_bytes, upload: {url, fields, expires_at} | null, duplicate}`;
+ * `upload` is null (and `duplicate` true) when the key's file has arrived already.
+ */
+export async function createUpload({ dataset, filename, contentType, sizeBytes, contentEncoding = null, idempotencyKey, signal }) {
+  const declared = { dataset, filename, content_type: contentType, size_bytes: sizeBytes };
+  if (contentEncoding) declared.content_encoding = contentEncoding;
+  const headers = { "Content-Type": "application/json" };
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  return (await request("POST", "/uploads", { body: JSON.stringify(declared), headers, signal })).data;
+}
+
+/** One page of a batch's chunk ledger, in chunk order; `status` filters (the page may be short and still have a next). */
+export async function getChunks(batchId, { status = null, limit = 25, next = null, signal } = {}) {
+  return (await request("GET", `${batchPath(batchId)}/chunks`, { query: { status, limit, next }, signal })).data;
+}
+
+/** One chunk: `{chunk, execution}` (execution is its child execution on AWS, null locally). */
+export async function getChunk(batchId, index, { signal } = {}) {
+  return (await request("GET", `${batchPath(batchId)}/chunks/${encodeURIComponent(String(index))}`, { signal })).data;
+}
+
+export async function listDatasets({ signal } = {}) {
+  return (await request("GET", "/datasets", { signal })).data;
 }

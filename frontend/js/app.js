@@ -6,7 +6,7 @@
 import { clearKey, getKey, onAuthFailure } from "./api.js";
 import { formatClock } from "./format.js";
 import { onPollStatus } from "./poller.js";
-import { mountBatch } from "./views/batch.js";
+import { mountBatch } from "./views/batch/index.js";
 import { mountFailures } from "./views/failures.js";
 import { mountIngest } from "./views/ingest.js";
 import { mountOverview } from "./views/overview.js";

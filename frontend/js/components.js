@@ -1,7 +1,7 @@
 // Small pieces every view uses: status badges, progress bars, panels, tables, messages.
 
 import { h } from "./dom.js";
-import { formatInt, formatPercent, formatValue } from "./format.js";
+import { formatBytes, formatDuration, formatInt, formatPercent, formatRate, formatValue } from "./format.js";
 
 export const TERMINAL = new Set(["SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"]);
 
@@ -22,6 +22,13 @@ export const STATE_STATUS = {
   NOT_STARTED: { label: "Not started", glyph: "○", tone: "neutral" },
 };
 
+const CHUNK_STATUS = {
+  pending: { label: "Pending", glyph: "○", tone: "neutral" },
+  running: { label: "Running", glyph: "●", tone: "info" },
+  stored: { label: "Stored", glyph: "✓", tone: "success" },
+  failed: { label: "Failed", glyph: "✕", tone: "danger" },
+};
+
 export function batchStatusInfo(status) {
   return BATCH_STATUS[status] ?? { label: String(status ?? "Unknown"), glyph: "?", tone: "neutral" };
 }
@@ -37,6 +44,10 @@ function badge(info, status) {
 
 export function statusBadge(status) {
   return badge(batchStatusInfo(status), status);
+}
+
+export function chunkBadge(status) {
+  return badge(CHUNK_STATUS[status] ?? { label: String(status ?? "Unknown"), glyph: "?", tone: "neutral" }, status);
 }
 
 export function stateBadge(status) {
@@ -73,6 +84,36 @@ export function progressBar({ segments, total, label, caption, indeterminate = f
   return h("div", { class: "progress-wrap" }, bar, caption ? h("span", { class: "progress-caption" }, caption) : null);
 }
 
+/** A batch's chunk summary ({total, pending, running, stored, failed}), from `chunks` or the older fields. */
+export function chunkSummary(batch) {
+  const chunks = batch?.chunks ?? {};
+  const total = typeof chunks.total === "number" ? chunks.total : typeof batch?.chunks_total === "number" ? batch.chunks_total : null;
+  const stored = chunks.stored ?? batch?.stages?.store?.chunks_done ?? 0;
+  const failed = chunks.failed ?? batch?.chunks_failed ?? 0;
+  const running = chunks.running ?? 0;
+  const pending = chunks.pending ?? (total === null ? 0 : Math.max(total - stored - failed - running, 0));
+  return { total, pending, running, stored, failed };
+}
+
+/** Chunks stored / failed / running (the rest pending) of all the batch's chunks. */
+export function chunkProgressBar(chunks, { label = "Chunks", short = false } = {}) {
+  const total = chunks.total ?? 0;
+  const finished = chunks.stored + chunks.failed;
+  const caption = short
+    ? `${formatInt(finished)} / ${formatInt(total)} chunks`
+    : `${formatInt(chunks.stored)} stored${chunks.failed ? ` · ${formatInt(chunks.failed)} failed` : ""}${chunks.running ? ` · ${formatInt(chunks.running)} running` : ""}${chunks.pending ? ` · ${formatInt(chunks.pending)} pending` : ""} of ${formatInt(total)}`;
+  return progressBar({
+    label,
+    total,
+    caption,
+    segments: [
+      { value: chunks.stored, tone: "success", label: "Stored" },
+      { value: chunks.failed, tone: "danger", label: "Failed" },
+      { value: chunks.running, tone: "info", label: "Running" },
+    ],
+  });
+}
+
 /** How far a batch has got: processed / rejected / failed of received, or chunks while running. */
 export function batchProgress(batch, detail = null) {
   const counts = batch.counts ?? {};
@@ -90,24 +131,26 @@ export function batchProgress(batch, detail = null) {
       ],
     });
   }
-  const source = detail ?? batch;
-  const total = source.chunks_total ?? 0;
-  const stored = source.stages?.store?.chunks_done ?? 0;
-  if (batch.status === "RUNNING" && total > 0) {
-    return progressBar({
-      label: `Batch ${batch.batch_id} chunks stored`,
-      total,
-      caption: `${formatInt(stored)} / ${formatInt(total)} chunks`,
-      segments: [{ value: stored, tone: "info", label: "Chunks stored" }],
-    });
+  const chunks = chunkSummary(detail ?? batch);
+  if (batch.status === "RUNNING" && chunks.total > 0) {
+    return chunkProgressBar(chunks, { label: `Batch ${batch.batch_id} chunks`, short: true });
   }
   return progressBar({
     label: `Batch ${batch.batch_id} progress`,
     total: 1,
-    caption: batch.status === "RUNNING" ? "Starting…" : "Queued",
+    caption: batch.status === "RUNNING" ? "Splitting…" : "Queued",
     segments: [],
     indeterminate: true,
   });
+}
+
+/** Terms and values as a grid of small facts: [[term, value, valueClass?], ...] (falsy entries skipped). */
+export function facts(pairs, { className = null } = {}) {
+  return h(
+    "dl",
+    { class: ["facts", className] },
+    pairs.filter(Boolean).map(([term, value, valueClass]) => h("div", { class: "fact" }, h("dt", null, term), h("dd", { class: valueClass }, value))),
+  );
 }
 
 export function batchLink(batchId, { short = false } = {}) {
@@ -119,8 +162,13 @@ export function batchLink(batchId, { short = false } = {}) {
   );
 }
 
-/** "20261126T034609-cb42149bd06ae466" → "11-26 03:46:09 · cb42149b". */
+/**
+ * "20261126T034609-cb42149bd06ae466" → "11-26 03:46:09 · cb42149b"; a batch named by its
+ * Idempotency-Key, "key-79bd0d5fbc…" (44 characters) → "key · 79bd0d5f".
+ */
 export function shortId(id) {
+  const keyed = /^key-([0-9a-f]{8})[0-9a-f]*$/i.exec(id);
+  if (keyed) return `key · ${keyed[1]}`;
   const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})-([0-9a-f]+)$/i.exec(id);
   if (!match) return id;
   return `${match[2]}-${match[3]} ${match[4]}:${match[5]}:${match[6]} · ${match[7].slice(0, 8)}`;
@@ -264,4 +312,43 @@ export function reasonsList(reasons, highlight = null) {
       );
     }),
   );
+}
+
+/** The upload's bar and its figures, updated in place as bytes go out (not re-rendered). */
+export function uploadProgressView(job) {
+  const fill = h("span", { class: "progress-segment tone-info" });
+  const bar = h(
+    "div",
+    { class: "progress progress-upload", role: "progressbar", "aria-label": `Upload of ${job.file.name}`, "aria-valuemin": 0, "aria-valuemax": 100 },
+    fill,
+  );
+  const percent = h("span", { class: "upload-percent" });
+  const bytes = h("span", { class: "upload-bytes" });
+  const rate = h("span", { class: "upload-rate" });
+  const element = h(
+    "div",
+    { class: "upload", "data-upload-state": job.state },
+    h("div", { class: "upload-head" }, h("span", { class: "upload-name" }, job.file.name), percent),
+    bar,
+    h("div", { class: "upload-figures" }, bytes, rate),
+  );
+  const update = () => {
+    const share = job.total > 0 ? job.loaded / job.total : 1;
+    const shown = job.state === "done" ? 100 : Math.min(99, Math.floor(share * 100));
+    fill.style.setProperty("width", `${job.state === "done" ? 100 : share * 100}%`);
+    fill.setAttribute("class", `progress-segment tone-${job.state === "done" ? "success" : job.state === "uploading" ? "info" : "danger"}`);
+    bar.setAttribute("aria-valuenow", String(shown));
+    bar.setAttribute("aria-valuetext", `${shown} %: ${formatBytes(job.loaded)} of ${formatBytes(job.total)}`);
+    percent.textContent = `${shown} %`;
+    bytes.textContent = `${formatBytes(job.loaded)} of ${formatBytes(job.total)} sent`;
+    const left = job.secondsLeft;
+    if (job.state === "uploading" && job.loaded >= job.total) rate.textContent = "all sent · waiting for S3 to confirm…";
+    else if (job.state === "uploading" && job.rate === 0) rate.textContent = "waiting for the network…";
+    else if (job.state === "uploading") rate.textContent = `${formatRate(job.rate)}${left !== null ? ` · about ${formatDuration(left * 1000)} left` : ""}`;
+    else if (job.state === "done") rate.textContent = `${formatRate(job.rate)} on average`;
+    else rate.textContent = job.state === "cancelled" ? "cancelled" : "stopped";
+    element.setAttribute("data-upload-state", job.state);
+  };
+  update();
+  return { element, update };
 }

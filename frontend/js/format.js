@@ -87,3 +87,24 @@ export function formatValue(value) {
   if (typeof value === "string") return value;
   return JSON.stringify(value);
 }
+
+const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+const BYTE_UNITS = ["kB", "MB", "GB", "TB"];
+
+/** Bytes in decimal units, as S3 and the API's limits count them: "812 B", "5.1 MB", "2.0 GB". */
+export function formatBytes(bytes) {
+  if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) return "—";
+  if (bytes < 1000) return `${integer.format(bytes)} B`;
+  let value = bytes;
+  let unit = -1;
+  while (value >= 1000 && unit < BYTE_UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return `${value >= 100 ? integer.format(value) : decimal.format(value)} ${BYTE_UNITS[unit]}`;
+}
+
+/** A transfer rate, e.g. "3.2 MB/s". */
+export function formatRate(bytesPerSecond) {
+  return typeof bytesPerSecond === "number" && Number.isFinite(bytesPerSecond) && bytesPerSecond > 0 ? `${formatBytes(bytesPerSecond)}/s` : "—";
+}

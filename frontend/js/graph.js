@@ -1,407 +1,20 @@
-// The execution as a graph: the state machine's ASL definition laid out top-down, each
-// state coloured (and labelled) by its status in this execution.
+// The execution as a graph: the state machine's ASL definition laid out top-down (the
+// pure layout is in graph-layout.js), each state drawn as SVG and coloured (and
+// labelled) by its status in this execution.
 //
-// Layout is a small layered ("Sugiyama") layout: longest-path layers from StartAt, dummy
-// points for edges that skip layers, barycentre ordering to keep crossings down, and
-// x positions pulled towards neighbours. Map and Parallel states are boxes that contain
-// their own sub-graphs, laid out the same way.
+// A Distributed Map's box carries its Map Run's item counts and a bar of them; the states
+// inside it are coloured from the chunk ledger and say how many chunks got through. However
+// many chunks a batch has, the graph has one node per state.
 
 import { STATE_STATUS } from "./components.js";
 import { s } from "./dom.js";
-import { formatDuration } from "./format.js";
+import { formatDuration, formatInt } from "./format.js";
+import { allStates, hasError, isDistributedMap, layoutGraph, layoutMachine, stateStatus } from "./graph-layout.js";
 
-const NODE_WIDTH = 200;
-const NODE_HEIGHT = 50;
-const NODE_HEIGHT_WITH_ERROR = 68;
-const GAP_X = 32;
-const GAP_DUMMY = 14;
-const GAP_Y = 38;
-const DUMMY_WIDTH = 4;
-const GROUP_PAD = 16;
-const GROUP_HEAD = 40;
+export { allStates, layoutMachine, stateStatus };
+
 const MARGIN = 12;
 const CHAR_WIDTH = 7.2;
-const CATCH_WEIGHT = 0.15;
-
-function choiceLabel(choice) {
-  const variable = choice.Variable ?? "";
-  const test = Object.keys(choice).find((key) => !["Variable", "Next", "Comment"].includes(key));
-  return test ? `${variable} ${test} ${JSON.stringify(choice[test])}`.trim() : "choice";
-}
-
-function transitions(state) {
-  const out = [];
-  const add = (to, kind, label) => {
-    if (typeof to === "string" && !out.some((edge) => edge.to === to)) out.push({ to, kind, label });
-  };
-  add(state.Next, "next", "Next");
-  add(state.Default, "default", "Default");
-  for (const choice of state.Choices ?? []) add(choice.Next, "choice", choiceLabel(choice));
-  for (const handler of state.Catch ?? []) add(handler.Next, "catch", `Catch ${(handler.ErrorEquals ?? []).join(", ")}`);
-  return out;
-}
-
-function innerMachines(state) {
-  if (state.Type === "Map") {
-    const processor = state.ItemProcessor ?? state.Iterator;
-    return processor?.States ? [processor] : [];
-  }
-  if (state.Type === "Parallel") return (state.Branches ?? []).filter((branch) => branch?.States);
-  return [];
-}
-
-export function stateStatus(states, name) {
-  return states?.[name]?.status ?? "NOT_STARTED";
-}
-
-function hasError(info) {
-  return Boolean(info?.error) && (info.status === "FAILED" || info.status === "CAUGHT");
-}
-
-function weightedMean(neighbours, valueOf) {
-  let total = 0;
-  let weights = 0;
-  for (const { id, weight } of neighbours) {
-    total += valueOf(id) * weight;
-    weights += weight;
-  }
-  return total / weights;
-}
-
-/** Order-preserving placement nearest to the desired left edges, keeping minimum gaps. */
-function place(items, desired, gapAfter) {
-  const count = items.length;
-  const left = new Array(count);
-  const right = new Array(count);
-  for (let index = 0; index < count; index += 1) {
-    left[index] = index === 0 ? desired[0] : Math.max(desired[index], left[index - 1] + items[index - 1].w + gapAfter(index - 1));
-  }
-  for (let index = count - 1; index >= 0; index -= 1) {
-    right[index] = index === count - 1 ? desired[index] : Math.min(desired[index], right[index + 1] - items[index].w - gapAfter(index));
-  }
-  // Both are feasible (order and gaps hold), so their average is too.
-  return left.map((value, index) => (value + right[index]) / 2);
-}
-
-/** Fallback placement: start packed, then pull each vertex towards its neighbours' centres. */
-function relaxPlacement(layers, vertices, preds, succs, gapBetween) {
-  const x = new Map();
-  for (const row of layers) {
-    let cursor = 0;
-    row.forEach((id, at) => {
-      x.set(id, cursor);
-      cursor += vertices.get(id).w + (at < row.length - 1 ? gapBetween(row)(at) : 0);
-    });
-  }
-  const centre = (id) => x.get(id) + vertices.get(id).w / 2;
-  const relax = (rows, neighbours) => {
-    for (const row of rows) {
-      const items = row.map((id) => vertices.get(id));
-      const desired = row.map((id) => {
-        const around = neighbours.get(id);
-        return around.length ? weightedMean(around, centre) - vertices.get(id).w / 2 : x.get(id);
-      });
-      place(items, desired, gapBetween(row)).forEach((value, at) => x.set(row[at], value));
-    }
-  };
-  for (let round = 0; round < 6; round += 1) {
-    relax(layers.slice(1), preds);
-    relax(layers.slice(0, -1).reverse(), succs);
-  }
-  relax(layers.slice(1), preds);
-  return x;
-}
-
-/**
- * Block placement (after Brandes and Köpf, much simplified): align each state with the
- * state its Next/Default leads to, and each long edge's dummy points with each other, into
- * vertical blocks that share one centre; pack blocks left to right under the layer order,
- * then move each block towards its neighbours within the room it has. Returns null when
- * the order makes the blocks inconsistent.
- */
-function placeBlocks(layers, vertices, edges, preds, succs, gapBetween) {
-  const position = new Map();
-  const layerOf = new Map();
-  layers.forEach((row, level) => row.forEach((id, at) => {
-    position.set(id, at);
-    layerOf.set(id, level);
-  }));
-  const candidates = [];
-  for (const edge of edges) {
-    if (edge.chain.length === 2 && (edge.kind === "next" || edge.kind === "default")) candidates.push([edge.from, edge.to, 2]);
-    for (let index = 2; index < edge.chain.length - 1; index += 1) candidates.push([edge.chain[index - 1], edge.chain[index], 1]);
-  }
-  candidates.sort((a, b) => b[2] - a[2]);
-  const below = new Map();
-  const above = new Map();
-  const crosses = (upper, lower) => {
-    for (const [otherUpper, otherLower] of below) {
-      if (layerOf.get(otherUpper) !== layerOf.get(upper)) continue;
-      const top = position.get(upper) - position.get(otherUpper);
-      const bottom = position.get(lower) - position.get(otherLower);
-      if (top * bottom < 0) return true;
-    }
-    return false;
-  };
-  for (const [upper, lower] of candidates) {
-    if (below.has(upper) || above.has(lower) || crosses(upper, lower)) continue;
-    below.set(upper, lower);
-    above.set(lower, upper);
-  }
-
-  const root = new Map();
-  const half = new Map();
-  for (const row of layers) {
-    for (const id of row) {
-      const block = above.has(id) ? root.get(above.get(id)) : id;
-      root.set(id, block);
-      half.set(block, Math.max(half.get(block) ?? 0, vertices.get(id).w / 2));
-    }
-  }
-  const blocks = [...half.keys()];
-  const right = new Map(blocks.map((block) => [block, new Map()]));
-  const left = new Map(blocks.map((block) => [block, new Map()]));
-  for (const row of layers) {
-    for (let at = 0; at < row.length - 1; at += 1) {
-      const a = row[at];
-      const b = row[at + 1];
-      const separation = vertices.get(a).w / 2 + gapBetween(row)(at) + vertices.get(b).w / 2;
-      const from = root.get(a);
-      const to = root.get(b);
-      right.get(from).set(to, Math.max(right.get(from).get(to) ?? 0, separation));
-      left.get(to).set(from, Math.max(left.get(to).get(from) ?? 0, separation));
-    }
-  }
-  const waiting = new Map(blocks.map((block) => [block, left.get(block).size]));
-  const order = blocks.filter((block) => waiting.get(block) === 0);
-  for (let index = 0; index < order.length; index += 1) {
-    for (const next of right.get(order[index]).keys()) {
-      waiting.set(next, waiting.get(next) - 1);
-      if (waiting.get(next) === 0) order.push(next);
-    }
-  }
-  if (order.length !== blocks.length) return null;
-
-  const centre = new Map();
-  const lowest = (block) => Math.max(half.get(block), ...[...left.get(block)].map(([other, gap]) => centre.get(other) + gap));
-  for (const block of order) centre.set(block, lowest(block));
-  const members = new Map(blocks.map((block) => [block, []]));
-  for (const [id, block] of root) members.get(block).push(id);
-  for (let round = 0; round < 8; round += 1) {
-    for (const block of round % 2 ? [...order].reverse() : order) {
-      const around = members.get(block).flatMap((id) => [...preds.get(id), ...succs.get(id)]).filter((item) => root.get(item.id) !== block);
-      if (!around.length) continue;
-      const desired = weightedMean(around, (id) => centre.get(root.get(id)));
-      const highest = Math.min(Infinity, ...[...right.get(block)].map(([other, gap]) => centre.get(other) - gap));
-      centre.set(block, Math.min(Math.max(desired, lowest(block)), highest));
-    }
-  }
-  const x = new Map();
-  for (const [id, block] of root) x.set(id, centre.get(block) - vertices.get(id).w / 2);
-  return x;
-}
-
-/** Lay out one machine ({StartAt, States}); returns positioned nodes and edges in its own coordinates. */
-export function layoutMachine(machine, states) {
-  const definitions = machine.States ?? {};
-  const names = Object.keys(definitions);
-  const vertices = new Map();
-
-  for (const name of names) {
-    const state = definitions[name] ?? {};
-    const machines = innerMachines(state);
-    if (machines.length) {
-      const inner = machines.map((child) => layoutMachine(child, states));
-      const innerWidth = inner.reduce((sum, child) => sum + child.width, 0) + GAP_X * (inner.length - 1);
-      const innerHeight = Math.max(...inner.map((child) => child.height));
-      vertices.set(name, {
-        id: name, name, state, real: true, inner,
-        w: Math.max(NODE_WIDTH + 40, innerWidth + 2 * GROUP_PAD),
-        h: GROUP_HEAD + innerHeight + GROUP_PAD,
-      });
-    } else {
-      vertices.set(name, {
-        id: name, name, state, real: true, inner: null,
-        w: NODE_WIDTH,
-        h: hasError(states?.[name]) ? NODE_HEIGHT_WITH_ERROR : NODE_HEIGHT,
-      });
-    }
-  }
-
-  const outgoing = new Map(names.map((name) => [name, transitions(definitions[name] ?? {}).filter((edge) => vertices.has(edge.to))]));
-
-  // Depth-first from StartAt, the main path first (Next/Default before Choices, Catch last),
-  // so the happy path ends up on the left; back edges are kept out of the layering.
-  const visited = new Set();
-  const onStack = new Set();
-  const postOrder = [];
-  const discovery = [];
-  const backEdges = [];
-  const visit = (name) => {
-    visited.add(name);
-    onStack.add(name);
-    discovery.push(name);
-    for (const edge of outgoing.get(name)) {
-      if (onStack.has(edge.to)) {
-        edge.back = true;
-        backEdges.push({ from: name, ...edge });
-      } else if (!visited.has(edge.to)) {
-        visit(edge.to);
-      }
-    }
-    onStack.delete(name);
-    postOrder.push(name);
-  };
-  if (vertices.has(machine.StartAt)) visit(machine.StartAt);
-  for (const name of names) if (!visited.has(name)) visit(name);
-
-  const layer = new Map(names.map((name) => [name, 0]));
-  for (const name of [...postOrder].reverse()) {
-    for (const edge of outgoing.get(name)) {
-      if (!edge.back) layer.set(edge.to, Math.max(layer.get(edge.to), layer.get(name) + 1));
-    }
-  }
-
-  // Dummy points on edges that span several layers.
-  const edges = [];
-  const preds = new Map(names.map((name) => [name, []]));
-  const succs = new Map(names.map((name) => [name, []]));
-  // Catch edges pull on positions less than the main flow does, so the happy path stays straight.
-  const link = (from, to, weight) => {
-    succs.get(from).push({ id: to, weight });
-    preds.get(to).push({ id: from, weight });
-  };
-  let dummyCount = 0;
-  for (const name of discovery) {
-    for (const edge of outgoing.get(name)) {
-      if (edge.back) continue;
-      const chain = [name];
-      for (let level = layer.get(name) + 1; level < layer.get(edge.to); level += 1) {
-        const id = `\u0000dummy${dummyCount += 1}`;
-        vertices.set(id, { id, real: false, w: DUMMY_WIDTH, h: 0 });
-        layer.set(id, level);
-        preds.set(id, []);
-        succs.set(id, []);
-        chain.push(id);
-      }
-      chain.push(edge.to);
-      const weight = edge.kind === "catch" ? CATCH_WEIGHT : 1;
-      for (let index = 1; index < chain.length; index += 1) link(chain[index - 1], chain[index], weight);
-      edges.push({ from: name, to: edge.to, kind: edge.kind, label: edge.label, chain });
-    }
-  }
-
-  const layerCount = Math.max(0, ...layer.values()) + 1;
-  const layers = Array.from({ length: layerCount }, () => []);
-  for (const name of discovery) layers[layer.get(name)].push(name);
-  for (const [id, vertex] of vertices) if (!vertex.real) layers[layer.get(id)].push(id);
-
-  // Barycentre ordering: a few sweeps down and up, ending going down.
-  const position = new Map();
-  const index = () => layers.forEach((row) => row.forEach((id, at) => position.set(id, at)));
-  index();
-  const sweep = (rows, neighbours) => {
-    for (const row of rows) {
-      const keyed = row.map((id, at) => {
-        const around = neighbours.get(id);
-        return { id, key: around.length ? weightedMean(around, (other) => position.get(other)) : at, at };
-      });
-      keyed.sort((a, b) => a.key - b.key || a.at - b.at);
-      keyed.forEach((item, at) => {
-        row[at] = item.id;
-        position.set(item.id, at);
-      });
-    }
-  };
-  for (let round = 0; round < 3; round += 1) {
-    sweep(layers.slice(1), preds);
-    if (round < 2) sweep(layers.slice(0, -1).reverse(), succs);
-  }
-
-  // x: main-line transitions (and long edges' dummy lanes) become straight vertical blocks;
-  // if that is impossible without a conflict, fall back to pulling vertices towards neighbours.
-  const gapBetween = (row) => (at) => (vertices.get(row[at]).real && vertices.get(row[at + 1]).real ? GAP_X : GAP_DUMMY);
-  const x = placeBlocks(layers, vertices, edges, preds, succs, gapBetween) ?? relaxPlacement(layers, vertices, preds, succs, gapBetween);
-  const minX = Math.min(...[...x.values()], 0);
-  for (const [id, value] of x) x.set(id, value - minX);
-
-  // y: rows as tall as their tallest vertex.
-  const rowTop = [];
-  const rowHeight = layers.map((row) => Math.max(16, ...row.map((id) => vertices.get(id).h)));
-  let top = 0;
-  for (let level = 0; level < layerCount; level += 1) {
-    rowTop.push(top);
-    top += rowHeight[level] + GAP_Y;
-  }
-  const nodes = [];
-  for (const [id, vertex] of vertices) {
-    const level = layer.get(id);
-    vertex.x = x.get(id);
-    vertex.y = rowTop[level] + (rowHeight[level] - vertex.h) / 2;
-    vertex.rowTop = rowTop[level];
-    vertex.rowBottom = rowTop[level] + rowHeight[level];
-    if (vertex.real) nodes.push(vertex);
-  }
-  const width = Math.max(0, ...[...vertices.values()].map((vertex) => vertex.x + vertex.w));
-  const height = Math.max(0, top - GAP_Y);
-
-  // Edge geometry: spread several edges leaving (or entering) one node along its side.
-  for (const edge of edges) {
-    const points = [];
-    const from = vertices.get(edge.from);
-    points.push({ x: from.x + from.w / 2, y: from.y + from.h });
-    for (const id of edge.chain.slice(1, -1)) {
-      const dummy = vertices.get(id);
-      points.push({ x: dummy.x + dummy.w / 2, y: dummy.rowTop }, { x: dummy.x + dummy.w / 2, y: dummy.rowBottom });
-    }
-    const to = vertices.get(edge.to);
-    points.push({ x: to.x + to.w / 2, y: to.y });
-    edge.points = points;
-  }
-  // The main-line edge stays in the middle; the others fan out towards their side.
-  const isMain = (edge) => edge.chain.length === 2 && (edge.kind === "next" || edge.kind === "default");
-  const spread = (key, pointAt, neighbourAt) => {
-    const groups = new Map();
-    for (const edge of edges) {
-      const group = groups.get(edge[key]) ?? [];
-      group.push(edge);
-      groups.set(edge[key], group);
-    }
-    for (const [id, group] of groups) {
-      if (group.length < 2) continue;
-      const vertex = vertices.get(id);
-      const middle = vertex.x + vertex.w / 2;
-      const step = Math.min(18, (vertex.w - 24) / group.length);
-      const main = group.filter(isMain).length === 1 ? group.find(isMain) : null;
-      const rest = group.filter((edge) => edge !== main).sort((a, b) => neighbourAt(a).x - neighbourAt(b).x);
-      if (main) {
-        const leftSide = rest.filter((edge) => neighbourAt(edge).x < middle).reverse();
-        const rightSide = rest.filter((edge) => neighbourAt(edge).x >= middle);
-        leftSide.forEach((edge, at) => { pointAt(edge).x = middle - (at + 1) * step; });
-        rightSide.forEach((edge, at) => { pointAt(edge).x = middle + (at + 1) * step; });
-      } else {
-        rest.forEach((edge, at) => { pointAt(edge).x = middle + (at - (rest.length - 1) / 2) * step; });
-      }
-    }
-  };
-  spread("from", (edge) => edge.points[0], (edge) => edge.points[1]);
-  spread("to", (edge) => edge.points.at(-1), (edge) => edge.points.at(-2));
-  for (const edge of backEdges) {
-    const from = vertices.get(edge.from);
-    const to = vertices.get(edge.to);
-    const outside = width + 24;
-    edge.points = [
-      { x: from.x + from.w, y: from.y + from.h / 2 },
-      { x: outside, y: from.y + from.h / 2 },
-      { x: outside, y: to.y + to.h / 2 },
-      { x: to.x + to.w, y: to.y + to.h / 2 },
-    ];
-    edge.back = true;
-    edges.push(edge);
-  }
-
-  return { nodes, edges, width: width + (backEdges.length ? 32 : 0), height };
-}
 
 function pathThrough(points, back) {
   let path = `M ${points[0].x} ${points[0].y}`;
@@ -433,6 +46,74 @@ export function statusLine(info, status, { short = false } = {}) {
   return parts.join(" · ");
 }
 
+/**
+ * A state inside a Distributed Map runs once per chunk: "● Running · 12/56 chunks" (done of
+ * all), with what got caught there and the failed attempts spelled out in the long form.
+ */
+export function chunkStatusLine(info, status, total, { short = false } = {}) {
+  const label = STATE_STATUS[status] ?? STATE_STATUS.NOT_STARTED;
+  const entered = info?.entered ?? 0;
+  const caught = info?.caught ?? 0;
+  const done = Math.max(entered - caught, 0);
+  const parts = [`${label.glyph} ${label.label}`];
+  if (entered > 0 || (!short && typeof total === "number")) {
+    parts.push(typeof total === "number" ? `${formatInt(done)}/${formatInt(total)} chunks` : `${formatInt(done)} chunk${done === 1 ? "" : "s"}`);
+  }
+  if (!short) {
+    if (caught) parts.push(`${formatInt(caught)} caught here`);
+    const failedAttempts = Math.max((info?.attempts ?? 0) - done, 0);
+    if (failedAttempts) parts.push(`${formatInt(failedAttempts)} failed attempt${failedAttempts === 1 ? "" : "s"}`);
+    if (typeof info?.duration_ms === "number") parts.push(`first to last ${formatDuration(info.duration_ms)}`);
+  }
+  return parts.join(" · ");
+}
+
+/** The first of `candidates` that fits `width` (else the last one, cut). */
+function fitFirst(candidates, width) {
+  const room = Math.max(4, Math.floor(width / CHAR_WIDTH));
+  return fit(candidates.find((candidate) => candidate.length <= room) ?? candidates.at(-1), width);
+}
+
+/** Shorter and shorter forms of a chunk state's line, for a node of limited width. */
+function chunkStatusCandidates(info, status, total) {
+  const full = chunkStatusLine(info, status, total, { short: true });
+  return [full, full.replace(/ chunks?$/, ""), `${(STATE_STATUS[status] ?? STATE_STATUS.NOT_STARTED).glyph} ${(STATE_STATUS[status] ?? STATE_STATUS.NOT_STARTED).label}`];
+}
+
+/**
+ * A Map Run's item counts as {succeeded, failed, running, pending, total}. `chunksTotal`
+ * (the manifest's length, from the ledger) wins when larger: moto's Map Run counts only
+ * the items it has started so far.
+ */
+export function mapRunCounts(run, chunksTotal = null) {
+  const counts = run?.item_counts ?? {};
+  const number = (name) => (typeof counts[name] === "number" ? counts[name] : 0);
+  const succeeded = number("succeeded");
+  const failed = number("failed") + number("timedOut") + number("aborted");
+  const running = number("running");
+  const total = Math.max(number("total"), typeof chunksTotal === "number" ? chunksTotal : 0);
+  return { succeeded, failed, running, pending: Math.max(total - succeeded - failed - running, 0), total };
+}
+
+/**
+ * A child that records its chunk as failed (RecordChunkFailure) ends successfully, so the
+ * Map Run counts it as succeeded; the ledger knows better, and its count wins.
+ */
+function withLedgerFailures(counts, chunks) {
+  const failed = chunks?.failed ?? 0;
+  if (failed <= counts.failed) return counts;
+  const moved = failed - counts.failed;
+  return { ...counts, succeeded: Math.max(counts.succeeded - moved, 0), failed, recordedFailed: moved };
+}
+
+/** "40/56 items succeeded · 1 failed · 4 running". */
+export function mapRunLine(counts) {
+  const parts = [`${formatInt(counts.succeeded)}/${formatInt(counts.total)} items succeeded`];
+  if (counts.failed) parts.push(`${formatInt(counts.failed)} failed`);
+  if (counts.running) parts.push(`${formatInt(counts.running)} running`);
+  return parts.join(" · ");
+}
+
 function shape(node) {
   const { x, y, w, h } = node;
   const type = node.state.Type;
@@ -445,6 +126,47 @@ function shape(node) {
   }
   const rounded = type === "Succeed" || type === "Fail" ? h / 2 : 9;
   return s("rect", { class: "node-shape", x, y, width: w, height: h, rx: rounded });
+}
+
+/** The Map Run's bar and counts inside a Distributed Map's box (or the ledger's, before a Map Run shows). */
+function mapRunParts(node, run, chunks) {
+  const counts = run
+    ? withLedgerFailures(mapRunCounts(run, chunks?.total), chunks)
+    : chunks && typeof chunks.total === "number"
+      ? { succeeded: chunks.stored ?? 0, failed: chunks.failed ?? 0, running: chunks.running ?? 0, pending: chunks.pending ?? 0, total: chunks.total }
+      : null;
+  const x = node.x + 14;
+  const width = node.w - 28;
+  const barY = node.y + 42;
+  const parts = [s("rect", { class: "map-run-track", x, y: barY, width, height: 8, rx: 4 })];
+  if (!counts) {
+    parts.push(s("text", { class: "map-run-text", x, y: node.y + 66 }, "Map Run not started"));
+    return { parts, text: "Map Run not started" };
+  }
+  let at = x;
+  for (const [key, tone] of [["succeeded", "success"], ["failed", "danger"], ["running", "info"]]) {
+    if (!counts[key] || !counts.total) continue;
+    const share = Math.min(counts[key] / counts.total, 1) * width;
+    parts.push(s("rect", { class: `map-run-bar tone-${tone}`, x: at, y: barY, width: Math.max(share, 2), height: 8, rx: 2, "data-map-run": key }));
+    at += share;
+  }
+  const text = `${run ? "" : "Chunks: "}${mapRunLine(counts)}`;
+  parts.push(s("text", { class: "map-run-text", x, y: node.y + 66, "data-map-run-counts": `${counts.succeeded}/${counts.failed}/${counts.total}` }, fit(text, width)));
+  const note = counts.recordedFailed
+    ? ` (failed from the chunk ledger: the Map Run counts ${formatInt(counts.recordedFailed)} of them as succeeded, as their children recorded the failure and ended normally)`
+    : "";
+  return { parts, text: run ? `Map Run: ${text}${note}` : text };
+}
+
+/** The states every item goes through: from StartAt along Next (not the Catch paths). */
+function mainPath(machine) {
+  const path = new Set();
+  let name = machine?.StartAt;
+  while (typeof name === "string" && machine.States?.[name] && !path.has(name)) {
+    path.add(name);
+    name = machine.States[name].Next;
+  }
+  return path;
 }
 
 function drawLayout(layout, states, dx, dy, context) {
@@ -472,8 +194,15 @@ function drawLayout(layout, states, dx, dy, context) {
     const status = stateStatus(states, node.name);
     const label = STATE_STATUS[status] ?? STATE_STATUS.NOT_STARTED;
     const type = node.state.Type ?? "State";
-    const line = statusLine(info, status, { short: true });
-    const description = `${node.name}, ${type} state: ${statusLine(info, status).slice(2)}${hasError(info) ? `. Error ${info.error}` : ""}`;
+    const inMapRun = context.chunkTotal !== undefined;
+    // Only the states every chunk goes through count "of all"; a failure path counts its chunks.
+    const total = inMapRun && context.mainPath?.has(node.name) ? context.chunkTotal : null;
+    const line = inMapRun ? fitFirst(chunkStatusCandidates(info, status, total), node.w - 16) : statusLine(info, status, { short: true });
+    const long = inMapRun ? chunkStatusLine(info, status, total) : statusLine(info, status);
+    const distributed = Boolean(node.inner) && isDistributedMap(node.state);
+    const run = distributed ? context.mapRuns.find((candidate) => candidate.state === node.name) ?? null : null;
+    const mapRun = distributed ? mapRunParts(node, run, context.chunks) : null;
+    const description = `${node.name}, ${type} state: ${long.slice(2)}${mapRun ? `. ${mapRun.text}` : ""}${hasError(info) ? `. Error ${info.error}` : ""}`;
     const attributes = {
       class: ["node", `node-${type.toLowerCase()}`, node.inner && "node-group", context.selected === node.name && "is-selected"],
       "data-state": node.name,
@@ -498,17 +227,25 @@ function drawLayout(layout, states, dx, dy, context) {
         },
       },
     });
-    element.appendChild(s("title", null, `${node.name} (${type}) — ${label.label}${info?.error ? ` — ${info.error}` : ""}`));
+    element.appendChild(s("title", null, `${node.name} (${type}) — ${long}${mapRun ? ` — ${mapRun.text}` : ""}${info?.error ? ` — ${info.error}` : ""}`));
     if (node.inner) {
       element.appendChild(s("rect", { class: "node-shape group-shape", x: node.x, y: node.y, width: node.w, height: node.h, rx: 12 }));
-      element.appendChild(s("text", { class: "node-name", x: node.x + 14, y: node.y + 17 }, fit(`${node.name}`, node.w / 2), s("tspan", { class: "node-type" }, `  ${type}`)));
+      element.appendChild(s("text", { class: "node-name", x: node.x + 14, y: node.y + 17 }, fit(`${node.name}`, node.w / 2), s("tspan", { class: "node-type" }, `  ${type}${distributed ? " · distributed" : ""}`)));
       element.appendChild(s("text", { class: "node-status", x: node.x + 14, y: node.y + 32 }, fit(line, node.w - 28)));
+      if (mapRun) element.appendChild(s("g", { class: "map-run", "data-map-run-of": node.name }, mapRun.parts));
       group.appendChild(element);
-      let offset = node.x + GROUP_PAD + (node.w - 2 * GROUP_PAD - node.inner.reduce((sum, child) => sum + child.width, 0) - GAP_X * (node.inner.length - 1)) / 2;
-      for (const child of node.inner) {
-        group.appendChild(drawLayout(child, states, offset, node.y + GROUP_HEAD, context));
-        offset += child.width + GAP_X;
-      }
+      const chunksTotal = distributed ? (typeof context.chunks?.total === "number" ? context.chunks.total : run ? mapRunCounts(run).total : null) : undefined;
+      node.inner.forEach((child, index) => {
+        const at = node.innerAt[index];
+        const machine = (node.state.ItemProcessor ?? node.state.Iterator ?? node.state.Branches?.[index]) ?? null;
+        group.appendChild(
+          drawLayout(child, states, node.x + at.x, node.y + at.y, {
+            ...context,
+            chunkTotal: distributed ? chunksTotal ?? null : context.chunkTotal,
+            mainPath: distributed ? mainPath(machine) : context.mainPath,
+          }),
+        );
+      });
       continue;
     }
     element.appendChild(shape(node));
@@ -522,9 +259,13 @@ function drawLayout(layout, states, dx, dy, context) {
   return group;
 }
 
-/** The whole execution graph as an <svg>; `onSelect(stateName)` runs when a state is chosen. */
-export function executionGraph(definition, states, { selected = null, onSelect = () => {} } = {}) {
-  const layout = layoutMachine(definition, states);
+/**
+ * The whole execution graph as an <svg>; `onSelect(stateName)` runs when a state is chosen.
+ * `mapRuns` are the execution's Map Runs (their item counts go on their Map's box);
+ * `chunks` is the batch's chunk summary, shown there until a Map Run has counts.
+ */
+export function executionGraph(definition, states, { selected = null, onSelect = () => {}, mapRuns = [], chunks = null } = {}) {
+  const layout = layoutGraph(definition, states);
   const width = layout.width + 2 * MARGIN;
   const height = layout.height + 2 * MARGIN;
   const arrow = (id, className) =>
@@ -545,19 +286,6 @@ export function executionGraph(definition, states, { selected = null, onSelect =
       "data-graph": "execution",
     },
     s("defs", null, arrow("sluice-arrow", "arrow-head"), arrow("sluice-arrow-catch", "arrow-head arrow-head-catch")),
-    drawLayout(layout, states, MARGIN, MARGIN, { selected, onSelect }),
+    drawLayout(layout, states, MARGIN, MARGIN, { selected, onSelect, mapRuns: mapRuns ?? [], chunks, chunkTotal: undefined }),
   );
-}
-
-/** Every state in the definition (nested ones too), in definition order, with its type. */
-export function allStates(definition) {
-  const out = [];
-  const walk = (machine, parent) => {
-    for (const [name, state] of Object.entries(machine?.States ?? {})) {
-      out.push({ name, type: state?.Type ?? "State", parent, comment: state?.Comment ?? null });
-      for (const child of innerMachines(state ?? {})) walk(child, name);
-    }
-  };
-  walk(definition, null);
-  return out;
 }

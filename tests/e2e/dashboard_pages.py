@@ -79,8 +79,24 @@ class Dashboard:
         """Save the whole page as ``tests/e2e/screenshots/<name>-<viewport>.png``."""
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOT_DIR / f"{name}-{self.viewport}.png"
+        # From the top: a scrolled page draws its sticky top bar in the middle of the image.
+        self.page.evaluate("() => window.scrollTo(0, 0)")
         self.page.screenshot(path=path, full_page=True)
         return path
+
+    def throttle_uploads(self, bytes_per_second: int) -> None:
+        """Slow the browser's uploads (Chromium's network emulation), to watch one progress."""
+        cdp = self.page.context.new_cdp_session(self.page)
+        cdp.send("Network.enable")
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": 0,
+                "downloadThroughput": -1,
+                "uploadThroughput": bytes_per_second,
+            },
+        )
 
     def horizontal_overflow(self) -> int:
         """How many CSS pixels the document is wider than the viewport (0 when it fits)."""
@@ -125,6 +141,37 @@ class ApiClient:
         assert response.status_code == 202, f"POST /batches: {response.status_code} {response.text}"
         accepted: dict[str, Any] = response.json()
         return accepted
+
+    def request_upload(
+        self, filename: str, body: bytes, content_type: str = "text/csv"
+    ) -> dict[str, Any]:
+        """``POST /uploads`` for a file of ``body``'s size; return the ticket (201)."""
+        response = requests.post(
+            f"{self.base_url}/uploads",
+            json={
+                "dataset": "flights",
+                "filename": filename,
+                "content_type": content_type,
+                "size_bytes": len(body),
+            },
+            headers=self.headers,
+            timeout=HTTP_TIMEOUT_S,
+        )
+        assert response.status_code == 201, f"POST /uploads: {response.status_code} {response.text}"
+        ticket: dict[str, Any] = response.json()
+        return ticket
+
+    @staticmethod
+    def send_upload(ticket: dict[str, Any], filename: str, body: bytes) -> None:
+        """Send the file with the ticket's presigned POST, as the browser does (no API key)."""
+        upload = ticket["upload"]
+        response = requests.post(
+            upload["url"],
+            data=upload["fields"],
+            files={"file": (filename, body, upload["fields"]["Content-Type"])},
+            timeout=HTTP_TIMEOUT_S,
+        )
+        assert response.status_code == 204, f"S3 POST: {response.status_code} {response.text}"
 
     def get(self, path: str, **params: str | int) -> Any:
         response = requests.get(

@@ -8,14 +8,18 @@ is saved as a screenshot at laptop and phone width under ``tests/e2e/screenshots
 
 from __future__ import annotations
 
+import gzip
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from botocore.exceptions import ClientError
 from playwright.sync_api import expect, sync_playwright
 
+from shared.objects import chunk_key
 from tests.e2e.dashboard_pages import (
     CHROMIUM_ARGS,
     CHROMIUM_PATH,
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Browser
 
-    from tests.e2e.conftest import LocalRuntime
+    from tests.e2e.conftest import LocalAws, LocalRuntime
 
 pytestmark = pytest.mark.e2e
 # Views refresh every few seconds (the overview every 5 s): allow a few refreshes.
@@ -61,6 +65,29 @@ def mixed_csv() -> bytes:
 
 MIXED_ROWS = 200
 BROKEN_ROWS = len((DATA_DIR / "flights_broken.csv").read_text(encoding="utf-8").splitlines()) - 1
+BODY_LIMIT = 5_000_000
+CHUNK_ROWS = 1_000
+# A batch of six chunks whose last one loses its S3 object before it runs.
+FAILING_ROWS = 6 * CHUNK_ROWS
+FAILING_CHUNK = 5
+WRONG_HEADER = b"year,month,dia,dep_time\n2013,1,1,517\n"
+
+
+def repeated_csv(rows: int) -> bytes:
+    """``rows`` real flights (the 1,000 of flights_1000.csv over and over) under their header."""
+    lines = (DATA_DIR / "flights_1000.csv").read_text(encoding="utf-8").splitlines()
+    header, flights = lines[0], lines[1:]
+    return ("\n".join([header, *(flights[i % len(flights)] for i in range(rows))]) + "\n").encode()
+
+
+def csv_just_over(limit: int) -> tuple[bytes, int]:
+    """A valid flights CSV of a little over ``limit`` bytes (about 5.1 MB), and its row count."""
+    lines = (DATA_DIR / "flights_1000.csv").read_text(encoding="utf-8").splitlines()
+    row_bytes = sum(len(line) + 1 for line in lines[1:]) / (len(lines) - 1)
+    rows = int(limit * 1.02 / row_bytes)
+    body = repeated_csv(rows)
+    assert limit < len(body) < limit * 1.05, len(body)
+    return body, rows
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -122,6 +149,39 @@ def hostile_batch(client: ApiClient, local_runtime: LocalRuntime) -> dict[str, A
     """One good flight and one whose tail number and unknown fields hold markup."""
     accepted = client.post_json({"dataset": "flights", "records": [UA1545, HOSTILE]})
     return finished(client, local_runtime, accepted["batch_id"])
+
+
+@pytest.fixture(scope="module")
+def failed_chunk_batch(
+    client: ApiClient,
+    local_runtime: LocalRuntime,
+    local_aws: LocalAws,
+    stack_outputs: dict[str, str],
+) -> dict[str, Any]:
+    """Six chunks of real flights; the last chunk's object is deleted before it runs, so it fails.
+
+    Split writes every chunk to S3 before the Distributed Map starts, four at a time: the
+    last chunk's raw object is removed as soon as it exists, seconds before its turn.
+    """
+    accepted = client.post_csv(repeated_csv(FAILING_ROWS))
+    batch_id = accepted["batch_id"]
+    bucket = stack_outputs["RawBucketName"]
+    key = chunk_key(batch_id, FAILING_CHUNK, "raw")
+    deadline = time.monotonic() + BATCH_DEADLINE_S
+    while True:
+        try:
+            local_aws.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"split never wrote s3://{bucket}/{key}:\n{local_runtime.log_tail()}")
+            time.sleep(0.05)
+            continue
+        local_aws.s3.delete_object(Bucket=bucket, Key=key)
+        break
+    batch = finished(client, local_runtime, batch_id)
+    if batch["chunks"]["failed"] != 1:
+        pytest.fail(f"chunk {FAILING_CHUNK} ran before its object could be deleted: {batch}")
+    return batch
 
 
 def wait_for_terminal(board: Dashboard, runtime: LocalRuntime) -> str:
@@ -277,6 +337,188 @@ def test_ingest_shows_the_code_message_and_details_of_a_refused_batch(
     dashboard.assert_nothing_ran()
 
 
+def test_the_batch_page_waits_for_an_upload_and_then_follows_its_batch(
+    dashboard: Dashboard, api_token: str, client: ApiClient, local_runtime: LocalRuntime
+):
+    body = mixed_csv()
+    ticket = client.request_upload("flights-mixed.csv", body)
+    page = dashboard.page
+    dashboard.sign_in(api_token)
+    dashboard.open(f"#/batches/{ticket['batch_id']}")
+
+    # The API answers 404 upload_pending until S3 has the file: a wait, not an error.
+    waiting = page.locator("[data-pending='upload']")
+    expect(waiting).to_contain_text("Waiting for the file to be registered")
+    expect(waiting).to_contain_text("flights-mixed.csv")
+    expect(page.locator("[data-batch-status]")).to_have_attribute(
+        "data-batch-status", "UPLOAD_PENDING"
+    )
+    expect(page.locator("main .alert-danger")).to_have_count(0)
+    dashboard.screenshot("batch-waiting")
+
+    client.send_upload(ticket, "flights-mixed.csv", body)
+    assert wait_for_terminal(dashboard, local_runtime) == "COMPLETED_WITH_REJECTS"
+    expect(waiting).to_have_count(0)
+    expect(page.locator("[data-chunk-progress]")).to_have_attribute("data-chunk-progress", "1/1")
+    expect(page.locator("[data-chunk-row='0']")).to_have_attribute("data-chunk-status", "stored")
+    expect(page.locator("#timings")).to_contain_text("Upload to S3")
+    expect(page.locator("#timings")).to_contain_text("flights-mixed.csv")
+    expect(page.locator("[data-stat='received'] .stat-value")).to_have_text(
+        str(MIXED_ROWS + BROKEN_ROWS)
+    )
+    dashboard.assert_nothing_ran()
+
+
+def test_an_uploaded_file_with_a_wrong_header_fails_with_its_code_and_line(
+    dashboard: Dashboard, api_token: str, local_runtime: LocalRuntime, tmp_path: Path
+):
+    upload = tmp_path / "wrong-header.csv"
+    upload.write_bytes(WRONG_HEADER)
+    page = dashboard.page
+    dashboard.sign_in(api_token)
+    dashboard.open("#/ingest")
+    page.get_by_label("Upload a CSV or NDJSON file").check()
+    page.get_by_label("File", exact=True).set_input_files(upload)
+    # A small file goes in the request body (refused at once) unless sent through S3.
+    page.get_by_label("Upload to S3 even when the file is small").check()
+    expect(page.locator("#ingest-file-summary")).to_contain_text("uploaded straight to S3")
+    page.get_by_role("button", name="Send batch").click()
+    expect(page.locator("[data-upload-state='done']")).to_be_visible()
+    expect(page.get_by_role("progressbar", name="Upload of wrong-header.csv")).to_have_attribute(
+        "aria-valuenow", "100"
+    )
+    page.get_by_role("link", name="Follow this batch").click()
+
+    assert wait_for_terminal(dashboard, local_runtime) == "FAILED"
+    error = page.locator(".batch-error")
+    expect(error).to_have_attribute("data-error-code", "header_mismatch")
+    expect(error.locator("[data-field='code']")).to_have_text("header_mismatch")
+    expect(error.locator("[data-field='line']")).to_have_text("1")
+    expect(error).to_contain_text("unexpected ['dia']")
+    expect(page.locator("[data-split-progress]")).to_contain_text("not split into chunks")
+    expect(page.locator("svg [data-state='Split']")).to_have_attribute("data-status", "CAUGHT")
+    dashboard.screenshot("batch-header-mismatch")
+    dashboard.assert_nothing_ran()
+
+
+def test_an_interrupted_upload_is_resumed_into_the_same_batch(
+    dashboard: Dashboard, api_token: str, local_runtime: LocalRuntime, tmp_path: Path
+):
+    upload = tmp_path / "flights-resumed.csv"
+    upload.write_bytes(mixed_csv())
+    page = dashboard.page
+    dashboard.sign_in(api_token)
+    dashboard.open("#/ingest")
+    page.get_by_label("Upload a CSV or NDJSON file").check()
+    page.get_by_label("File", exact=True).set_input_files(upload)
+    page.get_by_label("Upload to S3 even when the file is small").check()
+    dashboard.throttle_uploads(4_000)
+    page.get_by_role("button", name="Send batch").click()
+    bar = page.get_by_role("progressbar", name="Upload of flights-resumed.csv")
+    expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^[1-9][0-9]?$"))
+    card = page.locator("[data-upload-batch]")
+    batch_id = card.get_attribute("data-upload-batch")
+    key = page.get_by_label("Idempotency-Key (optional)").input_value()
+    assert key.startswith("upload-"), key
+    page.get_by_role("button", name="Cancel upload").click()
+
+    stopped = page.locator("[data-upload-failed]")
+    expect(stopped).to_contain_text("The upload was cancelled")
+    expect(stopped).to_contain_text(key)
+    dashboard.screenshot("ingest-upload-cancelled")
+    dashboard.throttle_uploads(-1)
+    page.get_by_role("button", name="Try again").click()
+    expect(page.locator("[data-upload-state='done']")).to_be_visible()
+    expect(card).to_have_attribute("data-upload-batch", str(batch_id))
+    page.get_by_role("link", name="Follow this batch").click()
+    expect(page).to_have_url(re.compile(f"#/batches/{batch_id}$"))
+    assert wait_for_terminal(dashboard, local_runtime) == "COMPLETED_WITH_REJECTS"
+    expect(page.locator("[data-stat='received'] .stat-value")).to_have_text(
+        str(MIXED_ROWS + BROKEN_ROWS)
+    )
+    dashboard.assert_nothing_ran()
+
+
+def test_a_gzip_file_is_uploaded_as_gzip_and_processed(
+    dashboard: Dashboard,
+    api_token: str,
+    client: ApiClient,
+    local_runtime: LocalRuntime,
+    tmp_path: Path,
+):
+    upload = tmp_path / "flights-mixed.csv.gz"
+    upload.write_bytes(gzip.compress(mixed_csv()))
+    page = dashboard.page
+    dashboard.sign_in(api_token)
+    dashboard.open("#/ingest")
+    page.get_by_label("Upload a CSV or NDJSON file").check()
+    page.get_by_label("File", exact=True).set_input_files(upload)
+    expect(page.locator("#ingest-file-summary")).to_contain_text("CSV, gzip")
+    page.get_by_label("Upload to S3 even when the file is small").check()
+    page.get_by_role("button", name="Send batch").click()
+    expect(page.locator("[data-upload-state='done']")).to_be_visible()
+    page.get_by_role("link", name="Follow this batch").click()
+    assert wait_for_terminal(dashboard, local_runtime) == "COMPLETED_WITH_REJECTS"
+    expect(page.locator("[data-stat='processed'] .stat-value")).to_have_text(str(MIXED_ROWS))
+    expect(page.locator("#timings")).to_contain_text("text/csv · gzip")
+    batch = client.get(f"/batches/{page.url.rsplit('/', 1)[-1]}")
+    assert (batch["content_encoding"], batch["size_bytes"]) == ("gzip", upload.stat().st_size)
+    dashboard.assert_nothing_ran()
+
+
+def test_a_failed_chunk_shows_in_the_chunk_table_and_its_detail(
+    dashboard: Dashboard, api_token: str, failed_chunk_batch: dict[str, Any]
+):
+    page = dashboard.page
+    dashboard.sign_in(api_token)
+    dashboard.open(f"#/batches/{failed_chunk_batch['batch_id']}")
+    expect(page.locator("[data-batch-status]")).to_have_attribute("data-batch-status", "FAILED")
+
+    error = page.locator(".batch-error")
+    expect(error).to_have_attribute("data-error-chunk", str(FAILING_CHUNK))
+    expect(error).to_have_attribute("data-error-type", "ChunkObjectMissingError")
+    expect(page.locator("[data-chunk-progress]")).to_have_attribute("data-chunk-progress", "6/6")
+    expect(page.locator("[data-chunks='failed'] strong")).to_have_text("1")
+    expect(page.locator("[data-chunks='stored'] strong")).to_have_text("5")
+    expect(page.locator("#stages [data-stage='validate'] [data-failed-attempts]")).to_have_text("1")
+    expect(page.locator("svg [data-state='Validate']")).to_have_attribute("data-status", "CAUGHT")
+    expect(page.locator("[data-map-run-of='ProcessChunks'] .map-run-text")).to_contain_text(
+        "1 failed"
+    )
+
+    page.get_by_label("Show", exact=True).select_option("failed")
+    rows = page.locator("[data-region='chunks'] tbody tr[data-chunk-row]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-chunk-row", str(FAILING_CHUNK))
+    expect(rows.first).to_contain_text("failed in validate")
+    rows.first.get_by_role("button", name=f"Chunk {FAILING_CHUNK}").click()
+
+    detail = page.locator(f"[data-chunk-detail='{FAILING_CHUNK}']")
+    expect(detail).to_have_attribute("data-chunk-status", "failed")
+    expect(detail.locator("[data-chunk-error]")).to_contain_text("ChunkObjectMissingError")
+    expect(detail.locator("[data-chunk-error]")).to_contain_text("does not exist")
+    expect(detail).to_contain_text("5,002 to 6,001")
+    expect(detail.locator("[data-chunk-stage='validate'] [data-failed-attempts]")).to_have_text("1")
+    expect(detail.locator("[data-chunk-stage='store']")).to_contain_text("not reached")
+    expect(detail).to_contain_text("No processed objects written")
+    dashboard.screenshot("batch-failed-chunk")
+
+    # A stored chunk's detail lists the date partitions it wrote.
+    page.get_by_label("Show", exact=True).select_option("")
+    expect(rows).to_have_count(FAILING_ROWS // CHUNK_ROWS)
+    page.locator("[data-chunk='0']").click()
+    stored = page.locator("[data-chunk-detail='0']")
+    expect(stored).to_have_attribute("data-chunk-status", "stored")
+    expect(stored.locator(".chunk-partitions-summary")).to_contain_text("1,000 records in")
+    expect(stored.locator("[data-partition='2013-01-01']")).to_have_count(1)
+    # The error's chunk opens that chunk.
+    error.get_by_role("button", name=f"Chunk {FAILING_CHUNK}").click()
+    expect(detail).to_be_visible()
+    # The other chunks' records were stored, and show.
+    expect(page.locator("[data-region='processed'] tbody tr[data-flight]").first).to_be_visible()
+    dashboard.assert_nothing_ran()
+
+
 # --------------------------------------------------------------------------- hostile data
 
 
@@ -385,6 +627,8 @@ def test_every_view_fits_the_screen_at_laptop_and_phone_width(
     api: str,
     api_token: str,
     posted_batch: dict[str, Any],
+    failed_chunk_batch: dict[str, Any],
+    tmp_path: Path,
 ):
     board = open_dashboard(browser, api, viewport)
     page = board.page
@@ -404,6 +648,30 @@ def test_every_view_fits_the_screen_at_laptop_and_phone_width(
             expect(page.locator(ready).first).to_be_visible()
             board.screenshot(name)
             assert board.horizontal_overflow() <= 0, f"{name} is wider than a {viewport} screen"
+
+        # A batch's chunks, with one chunk's detail open.
+        board.open(f"#/batches/{failed_chunk_batch['batch_id']}")
+        page.locator(f"[data-chunk='{FAILING_CHUNK}']").click()
+        expect(page.locator(f"[data-chunk-detail='{FAILING_CHUNK}']")).to_be_visible()
+        board.screenshot("batch-chunks")
+        assert board.horizontal_overflow() <= 0, f"the chunk detail is wider than a {viewport}"
+
+        # An upload under way, slowed down so that its progress shows.
+        upload = tmp_path / f"flights-{viewport}.csv"
+        upload.write_bytes(mixed_csv())
+        board.open("#/ingest")
+        page.get_by_label("Upload a CSV or NDJSON file").check()
+        page.get_by_label("File", exact=True).set_input_files(upload)
+        page.get_by_label("Upload to S3 even when the file is small").check()
+        board.throttle_uploads(4_000)
+        page.get_by_role("button", name="Send batch").click()
+        expect(page.get_by_role("progressbar", name=f"Upload of {upload.name}")).to_have_attribute(
+            "aria-valuenow", re.compile(r"^[1-9][0-9]?$")
+        )
+        board.screenshot("ingest-uploading")
+        assert board.horizontal_overflow() <= 0, f"an upload is wider than a {viewport} screen"
+        expect(page.locator("[data-upload-state='done']")).to_be_visible(timeout=60_000)
+        board.throttle_uploads(-1)
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("heading", name="Sign in to Sluice")).to_be_visible()
         board.screenshot("signin")
@@ -411,3 +679,65 @@ def test_every_view_fits_the_screen_at_laptop_and_phone_width(
         board.assert_nothing_ran()
     finally:
         page.context.close()
+
+
+# --------------------------------------------------------------------------- a large file
+
+
+def test_a_file_over_the_body_limit_is_uploaded_with_progress_and_split_into_chunks(
+    dashboard: Dashboard, api_token: str, client: ApiClient, tmp_path: Path
+):
+    """Last in the module: its batch of ~56 chunks keeps the runtime busy for a few minutes."""
+    body, rows = csv_just_over(BODY_LIMIT)
+    upload = tmp_path / "flights-5mb.csv"
+    upload.write_bytes(body)
+    chunks = -(-rows // CHUNK_ROWS)
+    page = dashboard.page
+    dashboard.sign_in(api_token)
+    dashboard.open("#/ingest")
+    page.get_by_label("Upload a CSV or NDJSON file").check()
+    page.get_by_label("File", exact=True).set_input_files(upload)
+    expect(page.locator("#ingest-file-summary")).to_contain_text(
+        "over the 5,000,000-byte body limit"
+    )
+    # About three seconds at this rate: long enough to watch the bar move.
+    dashboard.throttle_uploads(1_800_000)
+    page.get_by_role("button", name="Send batch").click()
+
+    bar = page.get_by_role("progressbar", name="Upload of flights-5mb.csv")
+    expect(bar).to_have_attribute("aria-valuenow", re.compile(r"^[1-9][0-9]?$"))
+    expect(page.locator(".upload-rate")).to_contain_text("/s")
+    expect(page.locator(".upload-bytes")).to_contain_text("of 5.1 MB sent")
+    dashboard.screenshot("ingest-upload-large")
+    expect(page.locator("[data-upload-state='done']")).to_be_visible(timeout=120_000)
+    expect(bar).to_have_attribute("aria-valuenow", "100")
+    expect(page.locator(".upload-percent")).to_have_text("100 %")
+    expect(page.locator(".upload-bytes")).to_have_text("5.1 MB of 5.1 MB sent")
+    dashboard.screenshot("ingest-uploaded")
+    dashboard.throttle_uploads(-1)
+
+    page.get_by_role("link", name="Follow this batch").click()
+    expect(page).to_have_url(re.compile(r"#/batches/key-[0-9a-f]+$"))
+    batch_id = page.url.rsplit("/", 1)[-1]
+    expect(page.locator("[data-stat='chunks'] .stat-value")).to_have_text(
+        str(chunks), timeout=120_000
+    )
+    expect(page.locator("[data-stat='received'] .stat-value")).to_have_text(f"{rows:,}")
+    progress = page.locator("[data-chunk-progress]")
+    expect(progress).to_contain_text(f"of {chunks} chunks done")
+    expect(page.locator("[data-region='chunks'] tbody tr[data-chunk-row]").first).to_be_visible(
+        timeout=60_000
+    )
+    expect(page.locator("[data-map-run-of='ProcessChunks'] .map-run-text")).to_contain_text(
+        f"/{chunks} items succeeded", timeout=60_000
+    )
+    dashboard.screenshot("batch-large")
+
+    batch = client.get(f"/batches/{batch_id}")
+    assert (batch["source"], batch["filename"], batch["size_bytes"]) == (
+        "upload",
+        "flights-5mb.csv",
+        len(body),
+    )
+    assert batch["chunks"]["total"] == chunks
+    dashboard.assert_nothing_ran()

@@ -7,6 +7,8 @@ import {
   TERMINAL,
   batchLink,
   batchProgress,
+  chunkProgressBar,
+  chunkSummary,
   emptyState,
   pageHeader,
   panel,
@@ -16,7 +18,7 @@ import {
   table,
 } from "../components.js";
 import { h, renderIfChanged } from "../dom.js";
-import { durationBetween, formatAgo, formatClock, formatDuration, formatInt, parseTime } from "../format.js";
+import { durationBetween, formatAgo, formatBytes, formatClock, formatDuration, formatInt, parseTime } from "../format.js";
 import { Poller } from "../poller.js";
 
 const REFRESH_MS = 5_000;
@@ -89,7 +91,7 @@ function renderTotals(sum, complete) {
 }
 
 export function stageProgressRows(batch) {
-  const total = batch.chunks_total ?? 0;
+  const total = chunkSummary(batch).total ?? 0;
   return h(
     "div",
     { class: "stage-rows" },
@@ -112,6 +114,26 @@ export function stageProgressRows(batch) {
   );
 }
 
+/** A running batch's chunks, or how far split has read its file before the chunks are counted. */
+function runningProgress(batchId, batch) {
+  const chunks = chunkSummary(batch);
+  if (chunks.total) return h("div", { class: "running-chunks" }, chunkProgressBar(chunks, { label: `Batch ${batchId} chunks` }));
+  if (typeof batch.split_bytes_read !== "number") return null;
+  const size = typeof batch.size_bytes === "number" && batch.size_bytes > 0 ? batch.size_bytes : null;
+  const read = size ? Math.min(batch.split_bytes_read, size) : batch.split_bytes_read;
+  return h(
+    "div",
+    { class: "running-chunks" },
+    progressBar({
+      label: `Batch ${batchId}: file read by split`,
+      total: size ?? 1,
+      caption: size ? `splitting · ${formatBytes(read)} of ${formatBytes(size)}` : `splitting · ${formatBytes(read)} read`,
+      segments: [{ value: size ? read : 0, tone: "info", label: "Read" }],
+      indeterminate: !size,
+    }),
+  );
+}
+
 function renderRunning(running, details) {
   if (!running.length) return emptyState("No batch is running right now.");
   return h(
@@ -129,6 +151,7 @@ function renderRunning(running, details) {
           statusBadge(batch.status),
           h("span", { class: "muted" }, `${formatInt(batch.counts?.received ?? 0)} records · ${batch.dataset}`),
         ),
+        runningProgress(listed.batch_id, batch),
         stageProgressRows(batch),
       );
     }),

@@ -1,0 +1,175 @@
+// A batch's records: the rejected ones with their reasons and raw values, the processed
+// (enriched) ones, and one record's lineage back to its source line.
+
+import { emptyState, errorBox, facts, rawValues, reasonsList, table } from "../../components.js";
+import { h } from "../../dom.js";
+import { formatDuration, formatInt, formatPrecise, formatUtc, formatValue, parseTime } from "../../format.js";
+
+const LINEAGE_STAMPS = [
+  ["validated_at", "Validated"],
+  ["transformed_at", "Transformed"],
+  ["enriched_at", "Enriched"],
+  ["stored_at", "Stored"],
+];
+
+const DELAY = {
+  early: { label: "Early", tone: "success" },
+  on_time: { label: "On time", tone: "success" },
+  minor_delay: { label: "Minor delay", tone: "info" },
+  major_delay: { label: "Major delay", tone: "warning" },
+  severe_delay: { label: "Severe delay", tone: "danger" },
+  cancelled: { label: "Cancelled", tone: "neutral" },
+  diverted: { label: "Diverted", tone: "warning" },
+};
+
+function delayBadge(category) {
+  const info = DELAY[category] ?? { label: formatValue(category), tone: "neutral" };
+  return h("span", { class: ["badge", "badge-soft", `tone-${info.tone}`] }, info.label);
+}
+
+const lineOf = (item) => String(item.lineage?.line ?? item.line);
+
+function lineageButton(item, kind, label, expanded) {
+  const line = lineOf(item);
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "link-button mono",
+      "data-lineage": `${kind}:${line}`,
+      "data-focus-key": `lineage-${kind}-${line}`,
+      "aria-expanded": expanded ? "true" : "false",
+      "aria-controls": `lineage-${kind}-${line}`,
+      title: "Show this record's lineage",
+    },
+    h("span", { class: "disclosure", "aria-hidden": "true" }, expanded ? "▾" : "▸"),
+    label,
+  );
+}
+
+/** Rows for one record: the record, then its lineage when it is the one selected. */
+function withLineage(item, kind, selected, columns, row) {
+  const expanded = selected === `${kind}:${lineOf(item)}`;
+  const rows = [row(expanded)];
+  if (expanded) {
+    rows.push(
+      h("tr", { class: "lineage-row", id: `lineage-${kind}-${lineOf(item)}` }, h("td", { colspan: columns }, renderLineage(item, kind))),
+    );
+  }
+  return rows;
+}
+
+export function renderRejected(page, { loading, error, selected }) {
+  if (error) return errorBox(error, { title: "Could not load rejected records" });
+  if (!page) return emptyState(loading ? "Loading…" : "No rejected records yet.");
+  const rows = page.records.flatMap((item) =>
+    withLineage(item, "rejected", selected, 3, (expanded) =>
+      h(
+        "tr",
+        { "data-line": lineOf(item), class: expanded ? "is-selected" : null },
+        h("td", null, lineageButton(item, "rejected", `Line ${lineOf(item)}`, expanded)),
+        h("td", { class: "cell-reasons" }, reasonsList(item.reasons)),
+        h("td", { class: "cell-values" }, rawValues(item)),
+      ),
+    ),
+  );
+  return [
+    table({
+      caption: "Rejected records",
+      empty: "No rejected records.",
+      className: "table-rejects",
+      columns: [{ label: "Line" }, { label: "Reasons" }, { label: "Values as received" }],
+      rows,
+    }),
+    page.next ? h("p", { class: "hint" }, `Showing the first ${formatInt(page.records.length)} rejected records.`) : null,
+  ];
+}
+
+function airportName(info) {
+  return info?.name ? formatValue(info.name) : "unknown airport";
+}
+
+export function renderProcessed(page, { loading, error, selected }) {
+  if (error) return errorBox(error, { title: "Could not load processed records" });
+  if (!page) return emptyState(loading ? "Loading…" : "No processed records yet.");
+  const rows = page.records.flatMap((item) => {
+    const record = item.record ?? {};
+    const gaps = Array.isArray(record.gaps) ? record.gaps : [];
+    return withLineage(item, "processed", selected, 6, (expanded) =>
+      h(
+        "tr",
+        { "data-line": lineOf(item), "data-flight": formatValue(record.flight_id), class: expanded ? "is-selected" : null },
+        h("td", null, lineageButton(item, "processed", formatValue(record.flight_id), expanded), h("span", { class: "cell-sub" }, `line ${lineOf(item)}`)),
+        h(
+          "td",
+          null,
+          record.carrier_info?.name ? formatValue(record.carrier_info.name) : h("span", { class: "muted" }, "unknown carrier"),
+          h("span", { class: "cell-sub mono" }, formatValue(record.carrier)),
+        ),
+        h(
+          "td",
+          { class: "cell-route" },
+          h("span", { class: "route-codes" }, formatValue(record.origin), h("span", { class: "route-arrow" }, " → "), formatValue(record.dest)),
+          h("span", { class: "route-names" }, airportName(record.origin_airport), " → ", airportName(record.dest_airport)),
+        ),
+        h("td", { class: "nowrap" }, formatUtc(record.scheduled_departure_utc)),
+        h("td", null, delayBadge(record.delay_category)),
+        h("td", null, gaps.length ? h("span", { class: "chips" }, gaps.map((gap) => h("span", { class: "chip" }, formatValue(gap)))) : h("span", { class: "muted" }, "none")),
+      ),
+    );
+  });
+  return [
+    table({
+      caption: "Processed records",
+      empty: "No processed records.",
+      columns: [
+        { label: "Flight" },
+        { label: "Carrier" },
+        { label: "Route" },
+        { label: "Scheduled departure" },
+        { label: "Delay" },
+        { label: "Gaps" },
+      ],
+      rows,
+    }),
+    h("p", { class: "hint" }, page.next ? `Showing the first ${formatInt(page.records.length)} processed records. ` : "", "Select a flight to see its lineage."),
+  ];
+}
+
+function renderLineage(item, kind) {
+  const lineage = item.lineage ?? {};
+  const start = parseTime(lineage.validated_at);
+  return h(
+    "div",
+    { class: "lineage", "data-lineage-of": `${kind}:${lineage.line}` },
+    h("h3", { class: "lineage-title" }, "Lineage of ", kind === "processed" ? formatValue(item.record?.flight_id) : `rejected line ${lineage.line}`),
+    h(
+      "div",
+      { class: "lineage-body" },
+      facts([
+        ["Source object", formatValue(lineage.source_key), "mono wrap"],
+        ["Line", formatInt(lineage.line)],
+        ["Batch", formatValue(lineage.batch_id), "mono wrap"],
+        ["Execution", formatValue(lineage.execution_arn), "mono wrap"],
+      ]),
+      h(
+        "ol",
+        { class: "timeline", "aria-label": "When each stage touched the record" },
+        LINEAGE_STAMPS.map(([key, label]) => {
+          const time = parseTime(lineage[key]);
+          return h(
+            "li",
+            { class: ["timeline-step", time === null && "is-missing"], "data-stamp": key },
+            h("span", { class: "timeline-dot", "aria-hidden": "true" }),
+            h("span", { class: "timeline-label" }, label),
+            lineage[key]
+              ? h("time", { class: "timeline-time mono", datetime: formatValue(lineage[key]), title: formatValue(lineage[key]) }, formatPrecise(lineage[key]))
+              : h("span", { class: "timeline-time" }, "not reached"),
+            time !== null && start !== null && key !== "validated_at" ? h("span", { class: "timeline-delta" }, `+${formatDuration(time - start)}`) : null,
+          );
+        }),
+      ),
+    ),
+  );
+}
+
