@@ -131,6 +131,10 @@ class ObjectStore:
             raise
         return SourceStream(_Readable(source), _READ_BUFFER)
 
+    def put_lines(self, key: str, lines: Iterable[bytes]) -> None:
+        """Write JSON lines (already serialised) as one NDJSON object."""
+        self.put_bytes(key, b"".join(line + b"\n" for line in lines), "application/x-ndjson")
+
     def put_models(self, key: str, models: Iterable[BaseModel]) -> None:
         """Write models as NDJSON, one per line (an empty iterable writes an empty object)."""
         body = "".join(model.model_dump_json() + "\n" for model in models).encode()

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Annotated, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import to_json
 
 from shared.datasets import Rejection, get_dataset
 from shared.errors import (
@@ -34,7 +35,7 @@ from shared.errors import (
     UnsupportedMediaTypeError,
     field_errors,
 )
-from shared.models import ContentEncoding, RawRow
+from shared.models import ContentEncoding
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,6 +47,7 @@ __all__ = [
     "JsonBatchRequest",
     "ParsedBody",
     "SourceCode",
+    "SourceRow",
     "content_encoding",
     "input_format",
     "parse_body",
@@ -107,12 +109,31 @@ class JsonBatchRequest(BaseModel):
     records: Annotated[list[dict[str, Any]], Field(min_length=1)]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """One row as the reader found it: what a ``RawRow`` line of a chunk object holds.
+
+    A plain slotted record, not a model: split makes millions of them, and what they hold
+    is the parser's own output (a line number, the values as parsed). The stage that reads
+    them back from S3 validates each line as a ``RawRow``, at that boundary.
+    """
+
+    line: int
+    values: dict[str, Any]
+    problem: Rejection | None = None
+
+    def to_json(self) -> bytes:
+        """The row as one line of a chunk object (a ``RawRow``)."""
+        problem = None if self.problem is None else self.problem.model_dump()
+        return to_json({"line": self.line, "values": self.values, "problem": problem})
+
+
 @dataclass(frozen=True)
 class ParsedBody:
     """A body that passed every request-level check."""
 
     dataset: str
-    rows: list[RawRow]
+    rows: list[SourceRow]
 
 
 def input_format(content_type: str | None) -> InputFormat:
@@ -159,7 +180,7 @@ def read_rows(
     *,
     encoding: ContentEncoding | None = None,
     strict: bool = True,
-) -> Iterator[RawRow]:
+) -> Iterator[SourceRow]:
     """Yield the rows of a raw source, streaming it line by line.
 
     Args:
@@ -223,7 +244,9 @@ def _expected_header(dataset: str) -> tuple[str, ...]:
     return get_dataset(dataset).csv_columns
 
 
-def _csv_rows(lines: Iterator[tuple[int, str]], dataset: str, *, strict: bool) -> Iterator[RawRow]:
+def _csv_rows(
+    lines: Iterator[tuple[int, str]], dataset: str, *, strict: bool
+) -> Iterator[SourceRow]:
     expected = _expected_header(dataset)
     numbered = _LineCounter(lines)
     reader = csv.reader(numbered)
@@ -262,9 +285,7 @@ def _csv_rows(lines: Iterator[tuple[int, str]], dataset: str, *, strict: bool) -
             # A short row: its missing columns are None, which validation rejects.
             values.update(dict.fromkeys(header[len(row) :]))
         count += 1
-        # Built from the parser's own output (a line number, a dict of strings): nothing
-        # to validate, so the model is constructed directly (a third of the read's time).
-        yield RawRow.model_construct(line=reader.line_num, values=values)
+        yield SourceRow(reader.line_num, values)
     if count == 0:
         raise SourceFormatError(SourceCode.NO_RECORDS, "the file has a header but no records")
 
@@ -298,7 +319,7 @@ class _LineCounter:
         return self.last_text
 
 
-def _ndjson_rows(lines: Iterator[tuple[int, str]], *, strict: bool) -> Iterator[RawRow]:
+def _ndjson_rows(lines: Iterator[tuple[int, str]], *, strict: bool) -> Iterator[SourceRow]:
     count = 0
     empty = True
     for number, text in lines:
@@ -324,25 +345,23 @@ def _ndjson_rows(lines: Iterator[tuple[int, str]], *, strict: bool) -> Iterator[
             count += 1
             continue
         count += 1
-        yield RawRow.model_construct(line=number, values=values)
+        yield SourceRow(number, values)
     if empty:
         raise SourceFormatError(SourceCode.EMPTY, "the file is empty")
     if count == 0:
         raise SourceFormatError(SourceCode.NO_RECORDS, "the file holds no records")
 
 
-def _problem(line: int, rule: str, message: str, text: str) -> RawRow:
+def _problem(line: int, rule: str, message: str, text: str) -> SourceRow:
     kept = text.rstrip("\r\n")
     if len(kept) > _UNPARSED_KEEP:
         kept = kept[:_UNPARSED_KEEP] + f"… ({len(text)} characters in all)"
-    return RawRow(
-        line=line,
-        values={UNPARSED_FIELD: kept},
-        problem=Rejection(field="record", rule=rule, message=message),
+    return SourceRow(
+        line, {UNPARSED_FIELD: kept}, Rejection(field="record", rule=rule, message=message)
     )
 
 
-def _json_rows(text: str, dataset: str | None) -> Iterator[RawRow]:
+def _json_rows(text: str, dataset: str | None) -> Iterator[SourceRow]:
     if not text.strip():
         raise SourceFormatError(SourceCode.EMPTY, "the body is empty")
     try:
@@ -358,7 +377,7 @@ def _json_rows(text: str, dataset: str | None) -> Iterator[RawRow]:
             f"the dataset {dataset!r} contradicts the body's {request.dataset!r}",
         )
     for number, values in enumerate(request.records, start=1):
-        yield RawRow(line=number, values=values)
+        yield SourceRow(number, values)
 
 
 # --------------------------------------------------------------------------- request bodies
@@ -413,7 +432,7 @@ def parse_body(
     return ParsedBody(dataset=name, rows=rows)
 
 
-def _read_all(body: bytes, fmt: InputFormat, dataset: str) -> list[RawRow]:
+def _read_all(body: bytes, fmt: InputFormat, dataset: str) -> list[SourceRow]:
     try:
         return list(read_rows(io.BytesIO(body), fmt, dataset, strict=True))
     except SourceFormatError as err:
@@ -433,7 +452,7 @@ def _refusal(err: SourceFormatError) -> MalformedRequestError:
     return MalformedRequestError(message, [{"code": err.code, "line": err.line, **err.details}])
 
 
-def _parse_json_body(body: bytes, dataset: str | None) -> tuple[str, list[RawRow]]:
+def _parse_json_body(body: bytes, dataset: str | None) -> tuple[str, list[SourceRow]]:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -452,7 +471,7 @@ def _parse_json_body(body: bytes, dataset: str | None) -> tuple[str, list[RawRow
             f"the dataset query parameter {dataset!r} contradicts the body's {request.dataset!r}"
         )
     get_dataset(request.dataset)
-    rows = [RawRow(line=i, values=values) for i, values in enumerate(request.records, start=1)]
+    rows = [SourceRow(i, values) for i, values in enumerate(request.records, start=1)]
     return request.dataset, rows
 
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from shared.context import PipelineContext, get_context
 from shared.datasets import get_dataset
 from shared.lambda_runtime import run_stage
-from shared.models import ChunkRef, ExecutionInput, ObjectRef, RawRow, SplitResult
+from shared.models import ChunkRef, ExecutionInput, ObjectRef, SplitResult
 from shared.objects import chunk_key, manifest_key
 from shared.observability import logger
-from shared.raw_input import input_format, read_rows
+from shared.raw_input import SourceRow, input_format, read_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -76,7 +76,7 @@ def split(request: ExecutionInput, ctx: PipelineContext) -> SplitResult:
 
 
 def _write_chunks(
-    rows: Iterator[RawRow],
+    rows: Iterator[SourceRow],
     ctx: PipelineContext,
     batch_id: str,
     listing: JsonArrayWriter,
@@ -87,13 +87,14 @@ def _write_chunks(
     size = ctx.settings.chunk_size
     in_flight: list[Future[None]] = []
     received = 0
-    chunk: list[RawRow] = []
+    chunk: list[SourceRow] = []
     index = 0
 
     def flush() -> None:
         nonlocal chunk, index
         key = chunk_key(batch_id, index, "raw")
-        in_flight.append(pool.submit(ctx.raw.put_models, key, chunk))
+        lines = [row.to_json() for row in chunk]
+        in_flight.append(pool.submit(ctx.raw.put_lines, key, lines))
         listing.add(
             ChunkRef(
                 index=index,

@@ -21,6 +21,7 @@ from shared.raw_input import (
     EXTRA_COLUMNS_FIELD,
     UNPARSED_FIELD,
     InputFormat,
+    SourceRow,
     input_format,
     parse_body,
     read_rows,
@@ -141,7 +142,7 @@ def test_ndjson_line_that_is_not_an_object_is_refused_with_its_number(line: str)
 # --------------------------------------------------------------------------- streaming sources
 
 
-def _rows(body: bytes, fmt: InputFormat, **options: Any) -> list[RawRow]:
+def _rows(body: bytes, fmt: InputFormat, **options: Any) -> list[SourceRow]:
     return list(read_rows(io.BytesIO(body), fmt, "flights", **options))
 
 
@@ -239,3 +240,13 @@ def test_a_cut_short_gzip_body_is_malformed():
             max_body_bytes=10_000,
             encoding=ContentEncoding.GZIP,
         )
+
+
+def test_a_source_row_is_written_as_a_line_the_stages_read_back_as_a_raw_row():
+    rows = _rows(b'{"year": 2013}\nnot json\n', InputFormat.NDJSON, strict=False)
+
+    back = [RawRow.model_validate_json(row.to_json()) for row in rows]
+
+    assert [(r.line, r.values, r.problem) for r in back] == [
+        (row.line, row.values, row.problem) for row in rows
+    ]
