@@ -1,8 +1,8 @@
 """``python -m devserver``: the whole pipeline in one process on this machine.
 
 Starts moto's server (S3, DynamoDB, SQS, SNS, Step Functions executing the real ASL),
-creates the resources from the deploy template, polls the ingest queue into the
-starter, and serves the Chalice API.
+creates the resources from the deploy template, runs the Lambda handlers in warm worker
+processes, polls the ingest queue into the starter, and serves the Chalice API.
 """
 
 from __future__ import annotations
@@ -21,8 +21,17 @@ from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 from moto.server import ThreadedMotoServer
 
 from chalicelib.api_keys import ApiKeyRepository, Scope, new_token
-from devserver.runtime import MOTO_CONFIG, REGION, apply_environment, make_poller, provision_local
+from devserver.lambda_dispatch import install
+from devserver.runtime import (
+    MOTO_CONFIG,
+    REGION,
+    apply_environment,
+    lambda_handlers,
+    make_poller,
+    provision_local,
+)
 from devserver.static import DASHBOARD_PATH, DashboardRequestHandler
+from devserver.workers import WorkerPool
 from shared import aws
 from shared.settings import get_settings
 
@@ -42,6 +51,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8000, help="API port (default 8000)")
     parser.add_argument(
         "--moto-port", type=int, default=0, help="local AWS port (default: a free port)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="worker processes that run the Lambda handlers, like Lambda's execution "
+        "environments (default: one per CPU; 0 runs them on the server's own threads)",
     )
     parser.add_argument(
         "--state-dir",
@@ -77,6 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     provisioned = provision_local()
     apply_environment(provisioned.environment)
+    pool = None
+    if args.workers > 0:
+        # After the environment is set: the workers read it when they start.
+        pool = WorkerPool(args.workers, lambda_handlers())
+        install(pool)
+        pool.warm()
     poller = make_poller(provisioned)
     poller.start()
 
@@ -113,6 +135,8 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         poller.stop()
+        if pool is not None:
+            pool.shutdown()
         moto.stop()
 
 

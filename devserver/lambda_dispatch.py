@@ -1,10 +1,11 @@
 """Run the project's real Lambda handlers when moto's Step Functions invokes a function.
 
 moto's Docker-free Lambda backend only echoes its input. Replacing its ``invoke`` (the
-same seam moto's own tests use) with a dispatcher that calls our handler in-process
-makes the state machine run the real code; an exception becomes Lambda's
-``Unhandled`` error document, so ``Retry``/``Catch`` match on the exception's class
-name exactly as on AWS.
+same seam moto's own tests use) with a dispatcher that calls our handler makes the
+state machine run the real code; an exception becomes Lambda's ``Unhandled`` error
+document, so ``Retry``/``Catch`` match on the exception's class name exactly as on AWS.
+The handler runs in this process (the functional tests, over ``mock_aws``) or in a pool
+of worker processes (the local runtime: ``devserver/workers.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,20 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from shared.observability import logger
 
-__all__ = ["Handler", "LocalLambdaContext", "install", "invoke_handler", "uninstall"]
+__all__ = [
+    "Handler",
+    "Invoker",
+    "LocalLambdaContext",
+    "in_process",
+    "install",
+    "invoke_handler",
+    "not_found",
+    "uninstall",
+]
 
 Handler = Callable[[Any, Any], Any]
+Invoker = Callable[[str, bytes | str | None], tuple[bytes, bool]]
+"""Runs the named function with a JSON body: its JSON answer, and whether it is an error."""
 
 _ORIGINAL_INVOKE = LambdaSimpleBackend.invoke
 
@@ -71,8 +83,28 @@ def invoke_handler(
     return json.dumps(result).encode(), False
 
 
-def install(handlers: Mapping[str, Handler]) -> None:
-    """Route invocations of the named functions (by name, any prefix-free match) to handlers."""
+def not_found(name: str) -> tuple[bytes, bool]:
+    """Lambda's answer for a function that does not exist."""
+    document = {"errorType": "ResourceNotFoundException", "errorMessage": name}
+    return json.dumps(document).encode(), True
+
+
+def in_process(handlers: Mapping[str, Handler]) -> Invoker:
+    """An invoker that calls the handlers in this process, on the caller's thread."""
+
+    def invoke(name: str, body: bytes | str | None) -> tuple[bytes, bool]:
+        handler = handlers.get(name)
+        return not_found(name) if handler is None else invoke_handler(handler, name, body)
+
+    return invoke
+
+
+def install(target: Mapping[str, Handler] | Invoker) -> None:
+    """Route moto's invocations (by function name, any ARN prefix dropped) to handlers.
+
+    ``target`` is the handlers by name (run in this process) or an invoker (a worker pool).
+    """
+    invoker = in_process(target) if isinstance(target, Mapping) else target
 
     def invoke(
         self: LambdaSimpleBackend,
@@ -82,13 +114,7 @@ def install(handlers: Mapping[str, Handler]) -> None:
         headers: Any,
         response_headers: Any,
     ) -> bytes:
-        name = function_name.rsplit(":", 1)[-1]
-        handler = handlers.get(name)
-        if handler is None:
-            message = {"errorType": "ResourceNotFoundException", "errorMessage": name}
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps(message).encode()
-        answer, failed = invoke_handler(handler, name, body)
+        answer, failed = invoker(function_name.rsplit(":", 1)[-1], body)
         if failed:
             response_headers["x-amz-function-error"] = "Unhandled"
         return answer

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from devserver import moto_dynamodb
+from devserver import moto_dynamodb, moto_speed
 from devserver.lambda_dispatch import Handler, install
 from devserver.poller import SqsPoller
 from devserver.provision import FUNCTION_PREFIX, Provisioned, provision
@@ -60,6 +60,7 @@ LOCAL_SETTINGS = {
 def provision_local(stack_name: str = "sluice") -> Provisioned:
     """Install the dispatcher and create every resource in the current moto."""
     moto_dynamodb.install()
+    moto_speed.install()
     install(lambda_handlers())
     provisioned = provision(
         boto3.client("cloudformation", region_name=REGION),
