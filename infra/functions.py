@@ -66,6 +66,7 @@ _MAP_RUNS: list[Any] = [{"Fn::Sub": f"{_STATES_ARN}:mapRun:${{PipelineStateMachi
 # GetObject on a missing key answers 403 instead of 404 (NoSuchKey, which the code maps to
 # ChunkObjectMissingError) unless the caller may list the bucket.
 _LIST_RAW = _allow(("s3:ListBucket",), _bucket("RawBucket"), "MissingObjectsAreNotFound")
+_LIST_WORK = _allow(("s3:ListBucket",), _bucket("ProcessedBucket"), "MissingChunksAreNotFound")
 # The chunk ledger: a chunk item is read, then put (alone, or in a transaction with an
 # update of the batch summary: TransactWriteItems needs the actions of its items).
 _LEDGER = _allow(
@@ -76,8 +77,10 @@ _LEDGER = _allow(
 _READ_BATCH = _allow(
     ("dynamodb:GetItem", "dynamodb:UpdateItem"), _table("BatchesTable"), "BatchItems"
 )
+# Chunks, manifests and Map Run results: the pipeline's work in progress, in the processed
+# bucket (unversioned, no event notifications; the raw bucket keeps only what came in).
 _CHUNKS_READ_WRITE = _allow(
-    ("s3:GetObject", "s3:PutObject"), _objects("RawBucket", "chunks/"), "Chunks"
+    ("s3:GetObject", "s3:PutObject"), _objects("ProcessedBucket", "chunks/"), "Chunks"
 )
 
 
@@ -172,7 +175,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ),
             _allow(
                 ("s3:PutObject", "s3:AbortMultipartUpload"),
-                _objects("RawBucket", "chunks/"),
+                _objects("ProcessedBucket", "chunks/"),
                 "Chunks",
             ),
             _LIST_RAW,
@@ -182,7 +185,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         FunctionSpec(
             logical_id=logical_id,
             chalice_name=chalice_name,
-            statements=(_CHUNKS_READ_WRITE, _LIST_RAW, _LEDGER),
+            statements=(_CHUNKS_READ_WRITE, _LIST_WORK, _LEDGER),
         )
         for logical_id, chalice_name in (
             ("Validate", "validate"),
@@ -194,8 +197,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         logical_id="Store",
         chalice_name="store",
         statements=(
-            _allow(("s3:GetObject",), _objects("RawBucket", "chunks/"), "Chunks"),
-            _LIST_RAW,
+            _allow(("s3:GetObject",), _objects("ProcessedBucket", "chunks/"), "Chunks"),
+            _LIST_WORK,
             _allow(
                 ("s3:PutObject",), _objects("ProcessedBucket", "processed/"), "ProcessedRecords"
             ),

@@ -8,6 +8,9 @@ throttling into the error the state machine retries.
 
 from __future__ import annotations
 
+import gc
+import threading
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -18,13 +21,43 @@ from shared.models import BatchOutcome, ChunkOutcome, ChunkPayload, SplitResult
 from shared.observability import StageCounts, logger, observe_invocation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-__all__ = ["run_stage", "stage_counts"]
+__all__ = ["cyclic_gc_paused", "run_stage", "stage_counts"]
 
 InputT = TypeVar("InputT", bound=BaseModel)
+
+# Invocations that have paused the cyclic collector (the local runtime runs several at once
+# on threads of one process; Lambda runs one per process).
+_PAUSES = 0
+_PAUSES_LOCK = threading.Lock()
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a stage works on a chunk.
+
+    A chunk's thousand records make tens of thousands of small objects; each batch of
+    allocations triggers a collection that traverses every live object, the chunk's
+    records and the lookup tables included, again and again: with it on, parsing an
+    enriched flight took 42-77 us instead of 9 (measured, ``bench/``). Records hold no
+    reference cycles, so reference counting frees them all the same; the collector runs
+    again as soon as the last paused invocation ends.
+    """
+    global _PAUSES
+    with _PAUSES_LOCK:
+        _PAUSES += 1
+        if _PAUSES == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _PAUSES_LOCK:
+            _PAUSES -= 1
+            if _PAUSES == 0:
+                gc.enable()
 
 
 def run_stage(
@@ -53,7 +86,7 @@ def run_stage(
     logger.append_keys(stage=stage, batch_id=batch_id, execution=execution)
     logger.info("stage started")
     with observe_invocation(stage, batch_id, execution) as invocation:
-        with translate_transient_errors():
+        with translate_transient_errors(), cyclic_gc_paused():
             result = work(payload)
         invocation.counts = stage_counts(payload, result)
     logger.info("stage finished")

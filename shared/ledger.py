@@ -244,37 +244,30 @@ class ChunkLedger:
         stage: StageName,
         progress: StageProgress,
         execution_arn: str | None = None,
+        partitions: list[PartitionOutput] | None = None,
     ) -> ChunkEntry:
         """Record what a stage did to a chunk; the chunk is running unless it is done.
 
+        ``partitions`` are the processed objects the chunk is going to write (enrich knows
+        them): recorded before Store writes them, so that a failure withdraws them.
         A repeat with the same counts (a retried or duplicated invocation) changes nothing.
         """
 
         def change(entry: ChunkEntry) -> ChunkEntry | None:
             previous = entry.stages.get(stage)
-            if previous is not None and _same_counts(previous, progress):
+            known = {p.date for p in entry.partitions}
+            new_partitions = [p for p in partitions or [] if p.date not in known]
+            if previous is not None and _same_counts(previous, progress) and not new_partitions:
                 return None
+            merged = {p.date: p for p in entry.partitions} | {p.date: p for p in new_partitions}
             return entry.model_copy(
                 update={
                     "status": entry.status if entry.terminal else ChunkStatus.RUNNING,
                     "stages": {**entry.stages, stage: progress},
                     "execution_arn": execution_arn or entry.execution_arn,
+                    "partitions": [merged[d] for d in sorted(merged)],
                 }
             )
-
-        return self._apply(batch_id, chunk, change)
-
-    def record_partitions(
-        self, batch_id: str, chunk: ChunkRef, partitions: list[PartitionOutput]
-    ) -> ChunkEntry:
-        """Record the processed objects a chunk is about to write (a failure withdraws them)."""
-
-        def change(entry: ChunkEntry) -> ChunkEntry | None:
-            known = {p.date for p in entry.partitions}
-            if all(p.date in known for p in partitions):
-                return None
-            merged = {p.date: p for p in entry.partitions} | {p.date: p for p in partitions}
-            return entry.model_copy(update={"partitions": [merged[d] for d in sorted(merged)]})
 
         return self._apply(batch_id, chunk, change)
 

@@ -10,6 +10,7 @@ lineage timestamp differ.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -18,13 +19,14 @@ from shared.clock import utc_now
 from shared.context import PipelineContext, get_context
 from shared.errors import InvalidStatePayloadError
 from shared.lambda_runtime import run_stage
-from shared.ledger import StageProgress
-from shared.models import ChunkPayload, StagedRecord, StageName
+from shared.ledger import PartitionOutput, StageProgress
+from shared.models import ChunkPayload, StagedRecord, StageName, restaged
 from shared.objects import chunk_key
 from shared.observability import logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import date
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from pydantic import BaseModel
@@ -81,8 +83,14 @@ def map_chunk(
     stage: StageName,
     input_model: type[BaseModel],
     function: Callable[[Any], BaseModel],
+    partition_date: Callable[[Any], date] | None = None,
 ) -> ChunkPayload:
     """Apply ``function`` to every record of the chunk and write the results under the stage.
+
+    With ``partition_date``, the date partitions the results will be stored in are
+    recorded in the ledger with the stage's progress (enrich does, for Store).
+
+    Every record of the chunk gets the same stage timestamp (when the stage started on it).
 
     Raises:
         InvalidStatePayloadError: the payload names no input object, or it holds other records.
@@ -91,17 +99,13 @@ def map_chunk(
     if payload.current_key is None:
         raise InvalidStatePayloadError(f"{stage.value} needs current_key in its payload")
     started = utc_now()
-    records = ctx.raw.get_models(payload.current_key, StagedRecord[input_model])  # type: ignore[valid-type]
-    stamp = f"{_PAST_TENSE[stage]}_at"
-    output = [
-        StagedRecord[Any](
-            lineage=staged.lineage.model_copy(update={stamp: utc_now()}),
-            record=function(staged.record),
-        )
-        for staged in records
+    records = ctx.processed.get_models(payload.current_key, StagedRecord[input_model])  # type: ignore[valid-type]
+    stamp = {f"{_PAST_TENSE[stage]}_at": started}
+    output: list[StagedRecord[Any]] = [
+        restaged(staged, function(staged.record), stamp) for staged in records
     ]
     output_key = chunk_key(payload.batch_id, payload.chunk.index, _PAST_TENSE[stage])
-    ctx.raw.put_models(output_key, output)
+    ctx.processed.put_models(output_key, output)
     ctx.ledger.record_stage(
         payload.batch_id,
         payload.chunk,
@@ -112,8 +116,16 @@ def map_chunk(
             started_at=started,
             finished_at=utc_now(),
         ),
+        partitions=None if partition_date is None else _partitions(output, partition_date),
     )
     return payload.model_copy(update={"current_key": output_key})
+
+
+def _partitions(
+    records: list[StagedRecord[Any]], partition_date: Callable[[Any], date]
+) -> list[PartitionOutput]:
+    counts = Counter(partition_date(staged.record) for staged in records)
+    return [PartitionOutput(date=d, records=counts[d]) for d in sorted(counts)]
 
 
 _PAST_TENSE = {

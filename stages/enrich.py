@@ -27,7 +27,14 @@ def enrich(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
         ChunkObjectMissingError: the input object is not in S3.
     """
     dataset = get_dataset(payload.dataset)
-    return map_chunk(payload, ctx, StageName.ENRICH, dataset.transformed_model, dataset.enrich)
+    return map_chunk(
+        payload,
+        ctx,
+        StageName.ENRICH,
+        dataset.transformed_model,
+        dataset.enrich,
+        partition_date=dataset.partition_date,
+    )
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:

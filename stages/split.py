@@ -59,7 +59,7 @@ def split(request: ExecutionInput, ctx: PipelineContext) -> SplitResult:
     )
     manifest = manifest_key(batch.batch_id)
     with (
-        ctx.raw.json_array_writer(manifest) as listing,
+        ctx.processed.json_array_writer(manifest) as listing,
         ThreadPoolExecutor(_WRITERS, thread_name_prefix="split") as pool,
     ):
         received = _write_chunks(rows, ctx, batch.batch_id, listing, pool, source)
@@ -70,7 +70,7 @@ def split(request: ExecutionInput, ctx: PipelineContext) -> SplitResult:
         source_key=batch.raw_key,
         records_received=received,
         chunks_total=listing.count,
-        manifest=ObjectRef(bucket=ctx.raw.bucket, key=manifest),
+        manifest=ObjectRef(bucket=ctx.processed.bucket, key=manifest),
         max_concurrency=ctx.settings.map_concurrency,
     )
 
@@ -94,7 +94,7 @@ def _write_chunks(
         nonlocal chunk, index
         key = chunk_key(batch_id, index, "raw")
         lines = [row.to_json() for row in chunk]
-        in_flight.append(pool.submit(ctx.raw.put_lines, key, lines))
+        in_flight.append(pool.submit(ctx.processed.put_lines, key, lines))
         listing.add(
             ChunkRef(
                 index=index,

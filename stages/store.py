@@ -3,9 +3,9 @@
 Processed records go to S3 only, one NDJSON object per chunk and date partition, each
 written once (DynamoDB keeps what is queried: batches, the ledger, rejects). Object keys
 and reject keys come from the batch, chunk and line, so storing a chunk twice leaves
-exactly one copy of each record. The partitions are recorded in the ledger before the
-objects are written, so a chunk that fails afterwards can withdraw them; the chunk is
-marked stored, with its counts, only once everything is written.
+exactly one copy of each record. Enrich records the partitions in the ledger before Store
+writes them, so a chunk that fails afterwards can withdraw them; the chunk is marked
+stored, with its counts, only once everything is written.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from shared.clock import utc_now
 from shared.datasets import get_dataset
 from shared.errors import InvalidStatePayloadError
 from shared.ledger import ChunkStatus, PartitionOutput, StageProgress
-from shared.models import ChunkOutcome, ChunkPayload, RejectedRecord, StagedRecord, StageName
+from shared.models import (
+    ChunkOutcome,
+    ChunkPayload,
+    RejectedRecord,
+    StagedRecord,
+    StageName,
+    restaged,
+)
 from shared.objects import chunk_key, processed_key
 from stages.chunk_mapping import run_chunk_stage
 
@@ -42,22 +49,25 @@ def store(payload: ChunkPayload, ctx: PipelineContext) -> ChunkOutcome:
         raise InvalidStatePayloadError("store needs current_key in its payload")
     started = utc_now()
     dataset = get_dataset(payload.dataset)
-    enriched = ctx.raw.get_models(
+    enriched = ctx.processed.get_models(
         payload.current_key,
         StagedRecord[dataset.enriched_model],  # type: ignore[name-defined]
     )
-    rejected = ctx.raw.get_models(
-        chunk_key(payload.batch_id, payload.chunk.index, "rejected"), RejectedRecord
+    rejected = (
+        ctx.processed.get_models(
+            chunk_key(payload.batch_id, payload.chunk.index, "rejected"), RejectedRecord
+        )
+        if payload.rejected
+        else []
     )
-    stored_at = utc_now()
+    stamp = {"stored_at": utc_now()}
     partitions: dict[date, list[StagedRecord[Any]]] = defaultdict(list)
     for staged in enriched:
-        stamped = staged.model_copy(
-            update={"lineage": staged.lineage.model_copy(update={"stored_at": stored_at})}
+        partitions[dataset.partition_date(staged.record)].append(
+            restaged(staged, staged.record, stamp)
         )
-        partitions[dataset.partition_date(staged.record)].append(stamped)
     outputs = [PartitionOutput(date=d, records=len(partitions[d])) for d in sorted(partitions)]
-    ctx.ledger.record_partitions(payload.batch_id, payload.chunk, outputs)
+    # Enrich recorded these partitions already (so a failure from here on withdraws them).
     for output in outputs:
         key = processed_key(dataset.name, output.date, payload.batch_id, payload.chunk.index)
         ctx.processed.put_models(key, partitions[output.date])

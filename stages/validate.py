@@ -33,7 +33,7 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
     """
     started = utc_now()
     dataset = get_dataset(payload.dataset)
-    rows = ctx.raw.get_models(payload.chunk.key, RawRow)
+    rows = ctx.processed.get_models(payload.chunk.key, RawRow)
     valid: list[StagedRecord[Any]] = []
     rejected: list[RejectedRecord] = []
     for row in rows:
@@ -42,7 +42,7 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
             execution_arn=payload.execution_arn,
             source_key=payload.source_key,
             line=row.line,
-            validated_at=utc_now(),
+            validated_at=started,
         )
         result = [row.problem] if row.problem is not None else dataset.validate(row.values)
         if isinstance(result, list):
@@ -50,8 +50,11 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
         else:
             valid.append(StagedRecord[Any](lineage=lineage, record=result))
     validated_key = chunk_key(payload.batch_id, payload.chunk.index, "validated")
-    ctx.raw.put_models(validated_key, valid)
-    ctx.raw.put_models(chunk_key(payload.batch_id, payload.chunk.index, "rejected"), rejected)
+    ctx.processed.put_models(validated_key, valid)
+    if rejected:  # Store reads rejects only when the payload counts some
+        ctx.processed.put_models(
+            chunk_key(payload.batch_id, payload.chunk.index, "rejected"), rejected
+        )
     ctx.ledger.record_stage(
         payload.batch_id,
         payload.chunk,

@@ -142,7 +142,7 @@ def test_the_state_machine_and_its_error_log_group_exist(stack: dict[str, Any]):
 
 def test_every_function_gets_a_role_scoped_to_the_stacks_own_resources(stack: dict[str, Any]):
     iam = boto3.client("iam", region_name=REGION)
-    raw_bucket = stack["outputs"]["RawBucketName"]
+    processed_bucket = stack["outputs"]["ProcessedBucketName"]
     for spec in FUNCTIONS:
         role_arn = stack["outputs"][role_output(spec)]
         role_name = role_arn.rsplit("/", 1)[1]
@@ -162,4 +162,4 @@ def test_every_function_gets_a_role_scoped_to_the_stacks_own_resources(stack: di
     split_policy = json.dumps(
         iam.get_role_policy(RoleName=split_role, PolicyName="least-privilege")
     )
-    assert f"arn:aws:s3:::{raw_bucket}/chunks/*" in split_policy
+    assert f"arn:aws:s3:::{processed_bucket}/chunks/*" in split_policy

@@ -273,7 +273,12 @@ def test_buckets_are_encrypted_and_closed_except_the_static_website(built: Built
     raw = resources["RawBucket"]["Properties"]
     assert raw["VersioningConfiguration"] == {"Status": "Enabled"}
     prefixes = {rule.get("Prefix") for rule in raw["LifecycleConfiguration"]["Rules"]}
-    assert {"raw/", "chunks/"} <= prefixes
+    assert {"raw/", "uploads/"} <= prefixes
+    processed = resources["ProcessedBucket"]["Properties"]
+    rules = processed["LifecycleConfiguration"]["Rules"]
+    assert [(r["Prefix"], r["ExpirationInDays"]) for r in rules if "Prefix" in r] == [
+        ("chunks/", 14)
+    ]
 
 
 def test_tables_are_on_demand_with_point_in_time_recovery(built: Built):

@@ -165,7 +165,7 @@ def failed_chunk_batch(
     """
     accepted = client.post_csv(repeated_csv(FAILING_ROWS))
     batch_id = accepted["batch_id"]
-    bucket = stack_outputs["RawBucketName"]
+    bucket = stack_outputs["ProcessedBucketName"]
     key = chunk_key(batch_id, FAILING_CHUNK, "raw")
     deadline = time.monotonic() + BATCH_DEADLINE_S
     while True:

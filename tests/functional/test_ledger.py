@@ -61,13 +61,16 @@ def _progress(rejected: int = 0) -> StageProgress:
 def _drive_chunk(ledger: ChunkLedger, index: int) -> None:
     chunk = _chunk(index)
     rejected = index % 3
+    partitions = [PartitionOutput(date=T0.date(), records=10 - rejected)]
     for stage in (StageName.VALIDATE, StageName.TRANSFORM, StageName.ENRICH):
-        ledger.record_stage(
-            BATCH, chunk, stage, _progress(rejected if stage is StageName.VALIDATE else 0)
-        )
-        ledger.record_stage(
-            BATCH, chunk, stage, _progress(rejected if stage is StageName.VALIDATE else 0)
-        )
+        for _ in range(2):  # a retried or duplicated invocation
+            ledger.record_stage(
+                BATCH,
+                chunk,
+                stage,
+                _progress(rejected if stage is StageName.VALIDATE else 0),
+                partitions=partitions if stage is StageName.ENRICH else None,
+            )
     if index % 7 == 0:
         ledger.record_failed_attempt(
             BATCH, chunk, StageName.STORE, "ThrottlingException on PutObject"
@@ -75,8 +78,6 @@ def _drive_chunk(ledger: ChunkLedger, index: int) -> None:
         ledger.record_failed(BATCH, chunk, ErrorInfo(type="StorageUnavailableError", message="x"))
         ledger.record_failed(BATCH, chunk, ErrorInfo(type="StorageUnavailableError", message="x"))
         return
-    partitions = [PartitionOutput(date=T0.date(), records=10 - rejected)]
-    ledger.record_partitions(BATCH, chunk, partitions)
     for _ in range(2):  # a retried Store
         ledger.record_stored(BATCH, chunk, _progress(rejected), 10 - rejected, rejected, partitions)
 
@@ -165,3 +166,23 @@ def test_a_cancelled_transaction_writes_none_of_its_items(pipeline: Pipeline, ta
 
     assert "Item" not in table.get_item(Key={"batch_id": BATCH, "item": "x#1"})
     assert "processed" not in table.get_item(Key={"batch_id": BATCH, "item": "batch"})["Item"]
+
+
+def test_enrich_records_the_partitions_store_will_write_and_a_repeat_changes_nothing(
+    table: Table,
+):
+    ledger = ChunkLedger(table)
+    ledger.record_stage(BATCH, _chunk(0), StageName.VALIDATE, _progress())
+    partitions = [PartitionOutput(date=T0.date(), records=10)]
+    first = ledger.record_stage(
+        BATCH, _chunk(0), StageName.ENRICH, _progress(), partitions=partitions
+    )
+
+    again = ledger.record_stage(
+        BATCH, _chunk(0), StageName.ENRICH, _progress(), partitions=partitions
+    )
+
+    assert first.partitions == partitions
+    assert again.version == first.version
+    stored = ledger.get(BATCH, 0)
+    assert stored is not None and stored.partitions == partitions

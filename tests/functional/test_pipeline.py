@@ -155,7 +155,7 @@ def test_a_retried_store_writes_no_duplicates(pipeline: Pipeline):
     body, good, broken = _flights_with_broken_rows(100)
     batch = pipeline.wait(pipeline.post(body).json_body["batch_id"])
     manifest = pipeline.aws["s3"].get_object(
-        Bucket=pipeline.outputs["RawBucketName"], Key=manifest_key(batch["batch_id"])
+        Bucket=pipeline.outputs["ProcessedBucketName"], Key=manifest_key(batch["batch_id"])
     )
     [chunk] = json.loads(manifest["Body"].read())
     store_input = {
