@@ -11,7 +11,11 @@ Steps, none of which needs AWS credentials or contacts AWS (only the package ind
 4. ``chalice package --merge-template``.
 5. Wiring Chalice's functions to the merged resources, which Chalice cannot express:
    each function's own role and name, the SQS event source reading the stack's queue
-   with ``ReportBatchItemFailures``, API tracing, and CORS for the dashboard's origin.
+   with ``ReportBatchItemFailures``, API tracing, CORS for the dashboard's origin, and
+   each state function's handler pointed at its stage module (``stages.<name>.handler``)
+   so that its cold start imports only that stage, not the API in ``app.py``.
+6. Bytecode for the Lambda runtime's Python, compiled into the zip (Lambda's code folder
+   is read-only, so a module shipped without it is compiled at every cold start).
 
 The output folder holds ``sam.json`` (the whole system), ``deployment.zip``,
 ``resources.json`` (the resources stack alone, for ``chalice deploy``) and
@@ -29,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from dataclasses import asdict, dataclass
@@ -38,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from infra.functions import FUNCTIONS, FunctionSpec, by_logical_id, function_name
 from infra.template import ALARM_METRICS, deploy_environment, load_template, role_output
 from infra.vendor import LAMBDA_PYTHON_VERSION, NODEPS_REQUIREMENTS, build_vendor
+from stages import STATE_FUNCTIONS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -46,11 +52,15 @@ __all__ = [
     "BUILD",
     "DASHBOARD_ORIGIN_PLACEHOLDER",
     "LAMBDA_RUNTIME",
+    "LAMBDA_RUNTIME_MODULES",
+    "LAMBDA_TASK_ROOT",
     "Packaged",
     "PackagingError",
     "ensure_packaging_venv",
     "find_lambda_python",
     "function_prefix",
+    "handler_of",
+    "lambda_runtime_modules",
     "merge_template",
     "package",
     "stage_app",
@@ -60,6 +70,19 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 LAMBDA_RUNTIME = f"python{LAMBDA_PYTHON_VERSION}"
+# What the Lambda Python runtime puts on sys.path besides the function's code, so never
+# shipped (botocore alone is ~80 MB unzipped).
+LAMBDA_RUNTIME_MODULES = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "urllib3",
+    "six",
+)
+# Where Lambda unpacks the zip: the compiled modules name their sources under it.
+LAMBDA_TASK_ROOT = "/var/task"
 PACKAGING_REQUIREMENTS = ROOT / "infra" / "requirements-package.txt"
 DEFAULT_REGION = "us-east-1"
 APP_NAME = json.loads((ROOT / ".chalice" / "config.json").read_text())["app_name"]
@@ -78,6 +101,7 @@ _SYSTEM_PYTHONS = (
 PIPELINE_LOG_GROUP_OWNER = "pipeline"
 _APP_FILES = ("app.py", "chalicelib", "requirements.txt")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
 class PackagingError(RuntimeError):
@@ -245,6 +269,17 @@ def merge_template(stage: str) -> dict[str, Any]:
     return template
 
 
+def handler_of(chalice_name: str) -> str:
+    """The Lambda handler a deployed function runs.
+
+    A state function runs its stage module's handler; the rest (the API, its authorizer,
+    the queue consumer) run what Chalice generates in ``app.py``.
+    """
+    if chalice_name in STATE_FUNCTIONS:
+        return f"stages.{chalice_name}.handler"
+    return f"app.{chalice_name}"
+
+
 def wire_functions(sam: dict[str, Any]) -> None:
     """Connect Chalice's functions to the merged resources, in place.
 
@@ -280,6 +315,8 @@ def wire_functions(sam: dict[str, Any]) -> None:
 
 def _wire_function(spec: FunctionSpec, properties: dict[str, Any]) -> None:
     properties["FunctionName"] = function_name(spec)
+    if spec.chalice_name in STATE_FUNCTIONS:
+        properties["Handler"] = handler_of(spec.chalice_name)
     properties["Role"] = {"Fn::GetAtt": [spec.role_id, "Arn"]}
     for event_id, event in properties.get("Events", {}).items():
         if event["Type"] != "SQS":
@@ -383,6 +420,7 @@ def package(
     # Compact: a template body sent inline to CloudFormation may not exceed 51,200 bytes.
     resources_path.write_text(json.dumps(resources_template(stage), separators=(",", ":")))
     zip_path = out / "deployment.zip"
+    compile_bytecode(zip_path, chalice.parent / "python")
     with zipfile.ZipFile(zip_path) as archive:
         unzipped = sum(info.file_size for info in archive.infolist())
     packaged = Packaged(
@@ -401,6 +439,63 @@ def package(
     }
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return packaged
+
+
+def compile_bytecode(zip_path: Path, python: Path) -> None:
+    """Add bytecode for every module of the zip, compiled by ``python`` (the runtime's).
+
+    ``unchecked-hash`` pycs are used without comparing them to their sources' times,
+    which a zip does not keep exactly; tracebacks name the sources under
+    ``LAMBDA_TASK_ROOT``.
+
+    Raises:
+        PackagingError: a module does not compile.
+    """
+    with tempfile.TemporaryDirectory(prefix="sluice-bytecode-") as scratch:
+        tree = Path(scratch) / "task"
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(tree)
+            entries = [(info, archive.read(info)) for info in archive.infolist()]
+        _check(
+            [str(python), "-m", "compileall", "-q", "-j", "0", "-s", str(tree)]
+            + ["-p", LAMBDA_TASK_ROOT, "--invalidation-mode", "unchecked-hash", str(tree)],
+            "compiling the zip's modules",
+        )
+        # Whatever bytecode came in the zip is replaced by the runtime's own.
+        tag = "cpython-" + LAMBDA_PYTHON_VERSION.replace(".", "")
+        compiled = sorted(tree.rglob(f"*.{tag}.pyc"))
+        rebuilt = zip_path.with_suffix(".tmp")
+        with zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as archive:
+            for info, data in entries:
+                if not info.filename.endswith(".pyc"):
+                    archive.writestr(info, data)
+            for path in compiled:
+                info = zipfile.ZipInfo(path.relative_to(tree).as_posix(), _ZIP_EPOCH)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+        rebuilt.replace(zip_path)
+
+
+def lambda_runtime_modules(destination: Path, venv: Path = BUILD / "lambda-venv") -> Path:
+    """A folder of links to what the Lambda runtime provides, from the packaging venv.
+
+    With the unzipped artifact, it is all a function's Python sees on Lambda: for
+    importing the artifact as Lambda would (the packaging tests, ``bench/cold_start.py``).
+
+    Raises:
+        PackagingError: the packaging venv lacks one of the modules.
+    """
+    site = venv / "lib" / LAMBDA_RUNTIME / "site-packages"
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in LAMBDA_RUNTIME_MODULES:
+        source = site / name if (site / name).is_dir() else site / f"{name}.py"
+        if not source.exists():
+            raise PackagingError(f"{source} is missing: run `make package` first")
+        link = destination / source.name
+        if not link.exists():
+            link.symlink_to(source)
+    return destination
 
 
 def _runtime_of(sam: dict[str, Any]) -> str:

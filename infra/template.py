@@ -65,7 +65,14 @@ POWERTOOLS_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "sluice",
     "POWERTOOLS_METRICS_NAMESPACE": "Sluice",
     "POWERTOOLS_LOG_LEVEL": "INFO",
+    # Lambda's active tracing traces every invocation without the X-Ray SDK; the SDK's
+    # own subsegments (per stage, per AWS call) cost ~170 ms of every cold start
+    # (bench/cold_start.py). "false" turns them on (shared/observability.py).
+    "POWERTOOLS_TRACE_DISABLED": "true",
 }
+# Cold start: pydantic looks for plugins through importlib.metadata at its first model
+# (~20 ms of scanning every installed distribution); Sluice uses none.
+RUNTIME_ENVIRONMENT = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 ALARM_METRICS = ("Errors", "Throttles")
 _FUNCTION_ARN = (
     "arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}"
@@ -184,4 +191,5 @@ def deploy_environment(values: dict[str, Any]) -> dict[str, Any]:
     environment = {setting: values[output] for output, setting in _OUTPUT_TO_SETTING.items()}
     environment[DASHBOARD_ORIGIN_VARIABLE] = values[DASHBOARD_ORIGIN_OUTPUT]
     environment.update(POWERTOOLS_ENVIRONMENT)
+    environment.update(RUNTIME_ENVIRONMENT)
     return environment

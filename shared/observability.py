@@ -7,14 +7,21 @@ function's active tracing and are disabled outside Lambda by Powertools itself.
 ``observe_invocation`` wraps one invocation: its trace subsegment, its duration and its
 per-stage record counts; ``observe_http`` does the same for API routes as Chalice
 middleware (``app.register_middleware(observe_http, "http")``).
+
+The X-Ray SDK's subsegments (one per stage, one per AWS call) are on only where tracing
+is (``tracing_enabled``): building Powertools' ``Tracer`` imports the SDK, which makes an
+X-Ray client at import, about 150 ms of every cold start (``bench/cold_start.py``). The
+deployed functions turn them off by default (``POWERTOOLS_TRACE_DISABLED``); Lambda's
+active tracing still traces every invocation, and the state machine and the API theirs.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +41,7 @@ __all__ = [
     "observe_http",
     "observe_invocation",
     "tracer",
+    "tracing_enabled",
 ]
 
 SERVICE = "sluice"
@@ -43,7 +51,27 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE), service=SERVICE
 )
-tracer = Tracer(service=SERVICE)
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def tracing_enabled() -> bool:
+    """Whether this process sends X-Ray subsegments: Powertools' own rule for its Tracer.
+
+    Inside Lambda (not SAM's or Chalice's local emulation), unless
+    ``POWERTOOLS_TRACE_DISABLED`` is true.
+    """
+    environ = os.environ
+    in_lambda = bool(environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    emulated = bool(environ.get("AWS_SAM_LOCAL") or environ.get("AWS_CHALICE_CLI_MODE"))
+    disabled = environ.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower() in _TRUE
+    return in_lambda and not emulated and not disabled
+
+
+@functools.cache
+def tracer() -> Tracer | None:
+    """The process's Tracer (which imports the X-Ray SDK), or None where tracing is off."""
+    return Tracer(service=SERVICE) if tracing_enabled() else None
+
 
 # Powertools keeps metrics in class-level storage; the local runtime runs several
 # invocations on threads of one process, so each invocation's flush is made atomic.
@@ -79,12 +107,25 @@ def observe_invocation(
     """
     invocation = Invocation()
     started = time.perf_counter()
-    with tracer.provider.in_subsegment(f"## {stage}") as subsegment:
+    with _subsegment(stage, batch_id):
+        yield invocation
+    _publish(stage, invocation, (time.perf_counter() - started) * 1000, batch_id, execution)
+
+
+def _subsegment(stage: str, batch_id: str | None) -> AbstractContextManager[Any]:
+    active = tracer()
+    if active is None:
+        return nullcontext()
+    return _traced(active, stage, batch_id)
+
+
+@contextmanager
+def _traced(active: Tracer, stage: str, batch_id: str | None) -> Iterator[None]:
+    with active.provider.in_subsegment(f"## {stage}") as subsegment:
         subsegment.put_annotation("stage", stage)
         if batch_id is not None:
             subsegment.put_annotation("batch_id", batch_id)
-        yield invocation
-    _publish(stage, invocation, (time.perf_counter() - started) * 1000, batch_id, execution)
+        yield
 
 
 def observe_http(event: Any, get_response: Callable[[Any], Any]) -> Any:

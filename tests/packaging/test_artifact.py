@@ -9,7 +9,6 @@ interpreter that sees nothing but the artifact and what the Lambda runtime provi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from infra.package import LAMBDA_RUNTIME, find_lambda_python
+from infra.functions import FUNCTIONS
+from infra.package import LAMBDA_RUNTIME, find_lambda_python, handler_of, lambda_runtime_modules
+from infra.template import POWERTOOLS_ENVIRONMENT, RUNTIME_ENVIRONMENT
 from stages import STATE_FUNCTIONS
 
 if TYPE_CHECKING:
@@ -28,16 +29,6 @@ if TYPE_CHECKING:
 
 # Every pipeline Lambda the ASL invokes, plus the queue consumer.
 HANDLERS = (*STATE_FUNCTIONS, "start_batches")
-# What the Lambda Python runtime puts on sys.path besides the function's code.
-LAMBDA_RUNTIME_MODULES = (
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "dateutil",
-    "urllib3",
-    "six",
-)
 # Provided by the runtime, so never shipped (botocore alone is ~80 MB unzipped).
 NOT_SHIPPED = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil")
 DEVELOPMENT_ONLY = ("moto", "pytest", "hypothesis", "mypy", "ruff", "cfnlint", "tests", "vendor")
@@ -109,6 +100,19 @@ def test_compiled_modules_are_built_for_the_lambda_python(built: Built):
     assert wrong == [], f"extension modules not built for {LAMBDA_RUNTIME} on x86_64 Linux: {wrong}"
 
 
+def test_compiled_bytecode_for_the_lambda_python_ships_for_every_module(built: Built):
+    names = _names(built)
+    tag = "cpython-" + LAMBDA_RUNTIME.removeprefix("python").replace(".", "")
+    compiled = {n for n in names if n.endswith(".pyc")}
+    expected = set()
+    for source in (n for n in names if n.endswith(".py")):
+        folder, _, module = source.rpartition("/")
+        expected.add(f"{folder + '/' if folder else ''}__pycache__/{module[:-3]}.{tag}.pyc")
+    missing = sorted(expected - compiled)
+    assert missing == [], f"{len(missing)} modules ship without bytecode, e.g. {missing[:5]}"
+    assert all(f".{tag}.pyc" in n for n in compiled), "bytecode for another Python is shipped"
+
+
 def test_sam_template_has_a_function_per_handler_on_the_lambda_runtime(built: Built):
     resources = built.sam["Resources"]
     functions = {
@@ -118,26 +122,13 @@ def test_sam_template_has_a_function_per_handler_on_the_lambda_runtime(built: Bu
         )
     }
     assert built.packaged.runtime == LAMBDA_RUNTIME == "python3.12"
-    for name in HANDLERS:
-        assert functions.get(f"app.{name}") == LAMBDA_RUNTIME, (
-            f"sam.json has no {LAMBDA_RUNTIME} function with handler app.{name}: {functions}"
-        )
+    for name in STATE_FUNCTIONS:
+        # A state function's cold start imports its stage, not the API in app.py.
+        assert handler_of(name) == f"stages.{name}.handler"
+        assert functions.get(handler_of(name)) == LAMBDA_RUNTIME, functions
+    assert functions.get("app.start_batches") == LAMBDA_RUNTIME, functions
     assert set(functions.values()) == {LAMBDA_RUNTIME}
-
-
-def _lambda_runtime_dir(destination: Path) -> Path:
-    """A folder of symlinks to the modules the Lambda runtime provides, taken from this venv."""
-    destination.mkdir()
-    for name in LAMBDA_RUNTIME_MODULES:
-        spec = importlib.util.find_spec(name)
-        assert spec is not None, f"{name} is not installed in {sys.prefix}"
-        if spec.submodule_search_locations:
-            source = Path(next(iter(spec.submodule_search_locations)))
-        else:
-            assert spec.origin is not None
-            source = Path(spec.origin)
-        (destination / source.name).symlink_to(source)
-    return destination
+    assert len(functions) == len(FUNCTIONS)
 
 
 # Runs in the clean interpreter: sys.path is the artifact, the runtime's modules and the stdlib.
@@ -150,7 +141,7 @@ import app
 from shared.datasets import get_dataset
 from shared.datasets import flights_reference as reference
 
-from shared.observability import StageCounts, observe_invocation, tracer
+from shared.observability import StageCounts, observe_invocation, tracer, tracing_enabled
 
 flights = get_dataset("flights")
 row = {
@@ -164,7 +155,7 @@ with observe_invocation("enrich", batch_id="probe") as invocation:
     enriched = flights.enrich(flights.transform(flights.validate(row)))
     invocation.counts = StageCounts(records_in=1, processed=1)
 print(json.dumps({
-    "tracer_disabled": tracer.disabled,
+    "tracing": tracing_enabled() and tracer() is not None,
     "python": "python%d.%d" % sys.version_info[:2],
     "handlers": {name: callable(getattr(app, name, None)) for name in handlers},
     "dataset": flights.name,
@@ -189,7 +180,7 @@ def test_artifact_imports_enriches_and_traces_in_a_clean_lambda_python(
     unzipped = tmp_path / "task"
     with zipfile.ZipFile(built.packaged.zip_path) as archive:
         archive.extractall(unzipped)
-    runtime = _lambda_runtime_dir(tmp_path / "runtime")
+    runtime = lambda_runtime_modules(tmp_path / "runtime")
     interpreter = str(find_lambda_python())
     try:
         done = subprocess.run(
@@ -230,7 +221,7 @@ def test_artifact_imports_enriches_and_traces_in_a_clean_lambda_python(
     emf = [json.loads(line) for line in lines[:-1] if '"_aws"' in line]
 
     assert probe["python"] == LAMBDA_RUNTIME
-    assert probe["tracer_disabled"] is False, "Tracer should be on inside Lambda"
+    assert probe["tracing"] is True, "Tracer should be on inside Lambda unless turned off"
     assert len(emf) == 1, done.stdout
     assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Sluice"
     assert emf[0]["stage"] == "enrich"
@@ -251,3 +242,43 @@ def test_artifact_imports_enriches_and_traces_in_a_clean_lambda_python(
     assert outside == [], f"modules imported from outside the artifact and the runtime: {outside}"
     # The symlinked runtime modules are the only ones not shipped; everything else came zipped.
     assert any(f.startswith(str(unzipped / "pydantic")) for f in probe["module_files"])
+
+
+_ISOLATION_PROBE = """
+import importlib, json, sys
+artifact, runtime, handler = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path[:0] = [artifact, runtime]
+module, _, attribute = handler.rpartition(".")
+assert callable(getattr(importlib.import_module(module), attribute))
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+@pytest.mark.parametrize("function", STATE_FUNCTIONS)
+def test_a_state_function_imports_only_its_stage(built: Built, tmp_path: Path, function: str):
+    unzipped = tmp_path / "task"
+    with zipfile.ZipFile(built.packaged.zip_path) as archive:
+        archive.extractall(unzipped)
+    runtime = lambda_runtime_modules(tmp_path / "runtime")
+    done = subprocess.run(
+        [str(find_lambda_python()), "-B", "-S", "-I", "-c", _ISOLATION_PROBE]
+        + [str(unzipped), str(runtime), handler_of(function)],
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "LAMBDA_TASK_ROOT": str(unzipped),
+            "AWS_LAMBDA_FUNCTION_NAME": f"sluice-dev-{function}",
+            **POWERTOOLS_ENVIRONMENT,
+            **RUNTIME_ENVIRONMENT,
+        },
+        capture_output=True,
+        text=True,
+        timeout=IMPORT_TIMEOUT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    loaded = set(json.loads(done.stdout))
+
+    assert "stages" in loaded
+    assert loaded.isdisjoint({"app", "chalice", "chalicelib", "aws_xray_sdk"}), sorted(loaded)

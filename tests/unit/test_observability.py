@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from shared.models import (
     ObjectRef,
     SplitResult,
 )
-from shared.observability import StageCounts, observe_invocation, tracer
+from shared.observability import StageCounts, observe_invocation, tracer, tracing_enabled
 
 BATCH = "20261126T000000-0123456789abcdef"
 EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:sluice-dev-pipeline:{BATCH}"
@@ -137,8 +138,31 @@ def test_each_invocation_flushes_its_own_dimensions(capsys: pytest.CaptureFixtur
     assert "Things" not in second
 
 
-def test_tracing_is_off_outside_lambda():
-    assert tracer.disabled
+def test_tracing_is_off_outside_lambda_and_the_xray_sdk_is_not_loaded():
+    assert not tracing_enabled()
+    assert tracer() is None
+    assert "aws_xray_sdk.core" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("environment", "enabled"),
+    [
+        ({"AWS_LAMBDA_FUNCTION_NAME": "sluice-dev-validate"}, True),
+        ({"AWS_LAMBDA_FUNCTION_NAME": "f", "POWERTOOLS_TRACE_DISABLED": "true"}, False),
+        ({"AWS_LAMBDA_FUNCTION_NAME": "f", "POWERTOOLS_TRACE_DISABLED": "false"}, True),
+        ({"AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_CHALICE_CLI_MODE": "true"}, False),
+        ({}, False),
+    ],
+)
+def test_tracing_follows_powertools_rule(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], enabled: bool
+):
+    for name in ("AWS_LAMBDA_FUNCTION_NAME", "POWERTOOLS_TRACE_DISABLED", "AWS_CHALICE_CLI_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    assert tracing_enabled() is enabled
 
 
 def test_the_starter_counts_started_and_failed_messages(
