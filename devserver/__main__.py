@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -18,10 +19,10 @@ from pathlib import Path
 import requests
 from chalice.config import Config
 from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
-from moto.server import ThreadedMotoServer
 
 from chalicelib.api_keys import ApiKeyRepository, Scope, new_token
-from devserver.lambda_dispatch import install
+from devserver.lambda_dispatch import in_process, install
+from devserver.pricing import cost
 from devserver.runtime import (
     MOTO_CONFIG,
     REGION,
@@ -31,6 +32,7 @@ from devserver.runtime import (
     provision_local,
 )
 from devserver.static import DASHBOARD_PATH, DashboardRequestHandler
+from devserver.usage import USAGE_PATH, MeteredMotoServer, count_transitions, metered
 from devserver.workers import WorkerPool
 from shared import aws
 from shared.settings import get_settings
@@ -68,6 +70,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Start everything and serve until interrupted."""
     args = _parse(argv)
@@ -85,8 +91,10 @@ def main(argv: list[str] | None = None) -> None:
         }
     )
     os.environ.pop("AWS_PROFILE", None)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto = MeteredMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+    moto.answer_costs_with(cost)
     moto.start()
+    count_transitions()
     requests.post(
         f"{endpoint}/moto-api/config", data=json.dumps(MOTO_CONFIG), timeout=10
     ).raise_for_status()
@@ -97,8 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers > 0:
         # After the environment is set: the workers read it when they start.
         pool = WorkerPool(args.workers, lambda_handlers())
-        install(pool)
         pool.warm()
+    install(metered(pool or in_process(lambda_handlers())))
     poller = make_poller(provisioned)
     poller.start()
 
@@ -126,9 +134,12 @@ def main(argv: list[str] | None = None) -> None:
         f"  Admin key:  {token}\n"
         f"              (also in {state_dir / 'api-token'}; use: Authorization: Bearer <key>)\n"
         f"  Local AWS:  {endpoint}  (moto; `set -a; . {state_dir / 'env'}` for the AWS CLI)\n"
+        f"  AWS usage:  {endpoint}{USAGE_PATH}  (requests counted, priced at list prices)\n"
         "Data lives in memory and is gone when this process stops. Ctrl-C to stop.\n\n"
     )
     sys.stdout.flush()
+    # A stop sent by a supervisor (or `kill`) shuts down as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
