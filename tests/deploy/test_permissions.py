@@ -27,6 +27,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 import app
+from chalicelib.api import _state_machine_definition
 from chalicelib.api_keys import ApiKeyRepository, Scope
 from devserver.lambda_dispatch import uninstall
 from devserver.runtime import MOTO_CONFIG, REGION, apply_environment, make_poller, provision_local
@@ -245,6 +246,8 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Run, list[Call]]
         assert events is not None
         events.register("before-parameter-build", recorder)
         apply_environment({})  # the app's clients are created anew, with the hook
+        # The API keeps the state machine's definition once read; this run must read it.
+        _state_machine_definition.cache_clear()
         try:
             with Client(app.app, stage_name="dev", project_dir=str(ROOT)) as client:
                 yield Run(client, provisioned, token), calls
