@@ -39,6 +39,9 @@ STOP_GRACE_S = 10.0
 # The admin key the devserver is started with (it reads SLUICE_API_TOKEN).
 API_TOKEN = "sluice_e2e_" + secrets.token_urlsafe(24)
 DEVSERVER_LOG = pytest.StashKey[Path]()
+# The session's chunks hold 1,000 rows (the default is larger): small batches make
+# several chunks, which the dashboard's tests count.
+CHUNK_ROWS = 1_000
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ def _child_environment() -> dict[str, str]:
     }
     environment["PYTHONUNBUFFERED"] = "1"
     environment["SLUICE_API_TOKEN"] = API_TOKEN
+    environment["SLUICE_CHUNK_SIZE"] = str(CHUNK_ROWS)
     return environment
 
 

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from playwright.sync_api import expect, sync_playwright
 
 from shared.objects import chunk_key
+from tests.e2e.conftest import CHUNK_ROWS
 from tests.e2e.dashboard_pages import (
     CHROMIUM_ARGS,
     CHROMIUM_PATH,
@@ -66,7 +67,6 @@ def mixed_csv() -> bytes:
 MIXED_ROWS = 200
 BROKEN_ROWS = len((DATA_DIR / "flights_broken.csv").read_text(encoding="utf-8").splitlines()) - 1
 BODY_LIMIT = 5_000_000
-CHUNK_ROWS = 1_000
 # A batch of six chunks whose last one loses its S3 object before it runs.
 FAILING_ROWS = 6 * CHUNK_ROWS
 FAILING_CHUNK = 5
