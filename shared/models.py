@@ -20,6 +20,7 @@ from shared.datasets.base import Rejection
 from shared.errors import parse_coded_message
 
 __all__ = [
+    "ANY_STAGED_RECORD",
     "BATCH_ID_PATTERN",
     "BatchAccepted",
     "BatchCounts",
@@ -355,7 +356,11 @@ def restaged(
     the record comes from the dataset's function, and a stamp is a ``Lineage`` field.
     """
     lineage = trusted(Lineage, staged.lineage.__dict__ | stamp)
-    return trusted(StagedRecord[Any], {"lineage": lineage, "record": record})
+    return trusted(ANY_STAGED_RECORD, {"lineage": lineage, "record": record})
+
+
+ANY_STAGED_RECORD = StagedRecord[Any]
+"""``StagedRecord[Any]``, parametrised once: pydantic looks a generic up anew at every use."""
 
 
 class RejectedRecord(BaseModel):

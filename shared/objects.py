@@ -35,6 +35,8 @@ __all__ = [
     "SourceStream",
     "chunk_key",
     "chunk_of_processed_key",
+    "dump_models",
+    "load_models",
     "manifest_key",
     "partition_prefix",
     "processed_key",
@@ -83,6 +85,20 @@ def chunk_of_processed_key(key: str) -> tuple[str, int] | None:
     if not batch_id or not index.isdigit():
         return None
     return batch_id, int(index)
+
+
+def dump_models(models: Iterable[BaseModel]) -> bytes:
+    """Models as NDJSON, one per line: what a stage writes between stages."""
+    return "".join(model.model_dump_json() + "\n" for model in models).encode()
+
+
+def load_models(body: bytes, model: type[ModelT]) -> list[ModelT]:
+    """The models of NDJSON written by ``dump_models`` (blank lines skipped).
+
+    Raises:
+        ValidationError: a line does not match ``model``.
+    """
+    return [model.model_validate_json(line) for line in body.splitlines() if line.strip()]
 
 
 class ObjectStore:
@@ -137,8 +153,7 @@ class ObjectStore:
 
     def put_models(self, key: str, models: Iterable[BaseModel]) -> None:
         """Write models as NDJSON, one per line (an empty iterable writes an empty object)."""
-        body = "".join(model.model_dump_json() + "\n" for model in models).encode()
-        self.put_bytes(key, body, "application/x-ndjson")
+        self.put_bytes(key, dump_models(models), "application/x-ndjson")
 
     def get_models(self, key: str, model: type[ModelT]) -> list[ModelT]:
         """Read an NDJSON object written by ``put_models``.
@@ -147,9 +162,9 @@ class ObjectStore:
             ChunkObjectMissingError: there is no object under ``key``.
             InvalidStatePayloadError: a line does not match ``model``.
         """
-        lines = self.get_bytes(key).splitlines()
+        body = self.get_bytes(key)
         try:
-            return [model.model_validate_json(line) for line in lines if line.strip()]
+            return load_models(body, model)
         except ValidationError as err:
             raise InvalidStatePayloadError(
                 f"s3://{self.bucket}/{key} does not hold {model.__name__} lines: {err}"

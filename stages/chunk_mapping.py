@@ -26,12 +26,12 @@ from shared.observability import logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from datetime import date
+    from datetime import date, datetime
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from pydantic import BaseModel
 
-__all__ = ["error_name", "map_chunk", "run_chunk_stage"]
+__all__ = ["error_name", "map_chunk", "map_records", "run_chunk_stage"]
 
 
 def error_name(error: BaseException) -> str:
@@ -100,10 +100,7 @@ def map_chunk(
         raise InvalidStatePayloadError(f"{stage.value} needs current_key in its payload")
     started = utc_now()
     records = ctx.processed.get_models(payload.current_key, StagedRecord[input_model])  # type: ignore[valid-type]
-    stamp = {f"{_PAST_TENSE[stage]}_at": started}
-    output: list[StagedRecord[Any]] = [
-        restaged(staged, function(staged.record), stamp) for staged in records
-    ]
+    output = map_records(records, function, {f"{_PAST_TENSE[stage]}_at": started})
     output_key = chunk_key(payload.batch_id, payload.chunk.index, _PAST_TENSE[stage])
     ctx.processed.put_models(output_key, output)
     ctx.ledger.record_stage(
@@ -119,6 +116,15 @@ def map_chunk(
         partitions=None if partition_date is None else _partitions(output, partition_date),
     )
     return payload.model_copy(update={"current_key": output_key})
+
+
+def map_records(
+    records: list[StagedRecord[Any]],
+    function: Callable[[Any], BaseModel],
+    stamp: dict[str, datetime],
+) -> list[StagedRecord[Any]]:
+    """``function`` of every record, each with its lineage and the stage's timestamp."""
+    return [restaged(staged, function(staged.record), stamp) for staged in records]
 
 
 def _partitions(

@@ -29,13 +29,14 @@ from shared.objects import chunk_key, processed_key
 from stages.chunk_mapping import run_chunk_stage
 
 if TYPE_CHECKING:
-    from datetime import date
+    from collections.abc import Callable
+    from datetime import date, datetime
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from shared.context import PipelineContext
 
-__all__ = ["handler", "store"]
+__all__ = ["handler", "partition_records", "store"]
 
 
 def store(payload: ChunkPayload, ctx: PipelineContext) -> ChunkOutcome:
@@ -60,12 +61,7 @@ def store(payload: ChunkPayload, ctx: PipelineContext) -> ChunkOutcome:
         if payload.rejected
         else []
     )
-    stamp = {"stored_at": utc_now()}
-    partitions: dict[date, list[StagedRecord[Any]]] = defaultdict(list)
-    for staged in enriched:
-        partitions[dataset.partition_date(staged.record)].append(
-            restaged(staged, staged.record, stamp)
-        )
+    partitions = partition_records(enriched, dataset.partition_date, {"stored_at": utc_now()})
     outputs = [PartitionOutput(date=d, records=len(partitions[d])) for d in sorted(partitions)]
     # Enrich recorded these partitions already (so a failure from here on withdraws them).
     for output in outputs:
@@ -93,6 +89,18 @@ def store(payload: ChunkPayload, ctx: PipelineContext) -> ChunkOutcome:
         rejected=entry.rejected if entry.status is ChunkStatus.STORED else 0,
         failed=entry.failed,
     )
+
+
+def partition_records(
+    records: list[StagedRecord[Any]],
+    partition_date: Callable[[Any], date],
+    stamp: dict[str, datetime],
+) -> dict[date, list[StagedRecord[Any]]]:
+    """The records by date partition, each with the store's timestamp."""
+    partitions: dict[date, list[StagedRecord[Any]]] = defaultdict(list)
+    for staged in records:
+        partitions[partition_date(staged.record)].append(restaged(staged, staged.record, stamp))
+    return partitions
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:

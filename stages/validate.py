@@ -12,16 +12,26 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import utc_now
 from shared.datasets import get_dataset
 from shared.ledger import StageProgress
-from shared.models import ChunkPayload, Lineage, RawRow, RejectedRecord, StagedRecord, StageName
+from shared.models import (
+    ANY_STAGED_RECORD,
+    ChunkPayload,
+    Lineage,
+    RawRow,
+    RejectedRecord,
+    StagedRecord,
+    StageName,
+)
 from shared.objects import chunk_key
 from stages.chunk_mapping import run_chunk_stage
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from shared.context import PipelineContext
 
-__all__ = ["handler", "validate"]
+__all__ = ["handler", "validate", "validate_rows"]
 
 
 def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
@@ -32,23 +42,8 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
         ChunkObjectMissingError: the chunk's raw object is not in S3.
     """
     started = utc_now()
-    dataset = get_dataset(payload.dataset)
     rows = ctx.processed.get_models(payload.chunk.key, RawRow)
-    valid: list[StagedRecord[Any]] = []
-    rejected: list[RejectedRecord] = []
-    for row in rows:
-        lineage = Lineage(
-            batch_id=payload.batch_id,
-            execution_arn=payload.execution_arn,
-            source_key=payload.source_key,
-            line=row.line,
-            validated_at=started,
-        )
-        result = [row.problem] if row.problem is not None else dataset.validate(row.values)
-        if isinstance(result, list):
-            rejected.append(RejectedRecord(lineage=lineage, values=row.values, reasons=result))
-        else:
-            valid.append(StagedRecord[Any](lineage=lineage, record=result))
+    valid, rejected = validate_rows(rows, payload, started)
     validated_key = chunk_key(payload.batch_id, payload.chunk.index, "validated")
     ctx.processed.put_models(validated_key, valid)
     if rejected:  # Store reads rejects only when the payload counts some
@@ -69,6 +64,33 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
         execution_arn=payload.chunk_execution_arn or payload.execution_arn,
     )
     return payload.model_copy(update={"current_key": validated_key, "rejected": len(rejected)})
+
+
+def validate_rows(
+    rows: list[RawRow], payload: ChunkPayload, started: datetime
+) -> tuple[list[StagedRecord[Any]], list[RejectedRecord]]:
+    """Split a chunk's rows into typed records and rejects, each with its lineage.
+
+    Raises:
+        UnknownDatasetError: the payload names no registered dataset.
+    """
+    dataset = get_dataset(payload.dataset)
+    valid: list[StagedRecord[Any]] = []
+    rejected: list[RejectedRecord] = []
+    for row in rows:
+        lineage = Lineage(
+            batch_id=payload.batch_id,
+            execution_arn=payload.execution_arn,
+            source_key=payload.source_key,
+            line=row.line,
+            validated_at=started,
+        )
+        result = [row.problem] if row.problem is not None else dataset.validate(row.values)
+        if isinstance(result, list):
+            rejected.append(RejectedRecord(lineage=lineage, values=row.values, reasons=result))
+        else:
+            valid.append(ANY_STAGED_RECORD(lineage=lineage, record=result))
+    return valid, rejected
 
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
