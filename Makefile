@@ -89,11 +89,10 @@ deploy: package
 deploy-dashboard: install
 	$(PY) -m infra.deploy dashboard --with $(DEPLOY_WITH) $(DEPLOY_ARGS)
 
-# CPU throughput of the flights stage functions, and split's memory and speed on the year
-# and on ~1 GB (QUICK=1: 100 MB); writes bench/results/*.json. Takes several minutes.
+# Every figure of bench/RESULTS.md in one run (several minutes, the peer installed into
+# build/peer-venv on first use); QUICK=1: 20,000 rows in about a minute, nothing committed.
 bench: install
-	$(PY) -m bench.flights_throughput $(if $(ROWS),--rows $(ROWS),)
-	$(PY) -m bench.split_memory $(if $(QUICK),--quick,)
+	$(PY) -m bench $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) vendor build .mypy_cache .ruff_cache .pytest_cache

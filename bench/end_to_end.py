@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import secrets
 import signal
@@ -260,14 +259,21 @@ def run(rows: int | None) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    """Run the benchmark and write its report."""
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, write its report and print it."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=None, help="rows to use (default: all)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     report = run(args.rows)
-    write_result("end_to_end" if args.rows is None else "end_to_end_quick", report)
-    print(json.dumps(report, indent=2))
+    path = write_result("end_to_end" if args.rows is None else "end_to_end_quick", report)
+    server = report["processes"].get("server", [{}])[0]
+    sys.stdout.write(
+        f"end to end: {report['rows']:,} rows {report['status']} in {report['seconds']} s "
+        f"({report['records_per_second']:,} records/s), server peak "
+        f"{server.get('peak_rss_mb')} MB, ${report['cost']['per_million_records']} per million "
+        f"records; POST 1,000 rows p50 {report['post_1000_rows_seconds']['p50']} s -> {path}\n"
+    )
+    return report
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""``python -m devserver``: the whole pipeline in one process on this machine.
+"""``python -m devserver``: the whole pipeline on this machine.
 
 Starts moto's server (S3, DynamoDB, SQS, SNS, Step Functions executing the real ASL),
 creates the resources from the deploy template, runs the Lambda handlers in warm worker
-processes, polls the ingest queue into the starter, and serves the Chalice API.
+processes, polls the ingest queue into the starter, and serves the Chalice API. Every
+request to the local AWS is counted and priced (``devserver/usage.py``).
 """
 
 from __future__ import annotations
