@@ -115,6 +115,11 @@ def chain(chunks: list[tuple[ChunkPayload, bytes]], timings: dict[str, float]) -
     valid_type: Any = StagedRecord[flights.valid_model]  # type: ignore[name-defined]
     transformed_type: Any = StagedRecord[flights.transformed_model]  # type: ignore[name-defined]
     enriched_type: Any = StagedRecord[flights.enriched_model]  # type: ignore[name-defined]
+    # Transform and enrich: (stage, what they read, their function, their timestamp).
+    mapping = (
+        ("transform", valid_type, flights.transform, "transformed_at"),
+        ("enrich", transformed_type, flights.enrich, "enriched_at"),
+    )
     stored = 0
 
     def timed(stage: str, work: Callable[[], Any]) -> Any:
@@ -125,42 +130,29 @@ def chain(chunks: list[tuple[ChunkPayload, bytes]], timings: dict[str, float]) -
 
     for payload, raw in chunks:
         now = datetime.now(UTC)
-        validated = timed(
+        body = timed(
             "validate",
             lambda: dump_models(validate_rows(load_models(raw, RawRow), payload, now)[0]),  # noqa: B023
         )
-        transformed = timed(
-            "transform",
-            lambda: dump_models(
-                map_records(
-                    load_models(validated, valid_type),  # noqa: B023
-                    flights.transform,
-                    {"transformed_at": now},  # noqa: B023
-                )
-            ),
-        )
-        enriched = timed(
-            "enrich",
-            lambda: dump_models(
-                map_records(
-                    load_models(transformed, transformed_type),  # noqa: B023
-                    flights.enrich,
-                    {"enriched_at": now},  # noqa: B023
-                )
-            ),
-        )
+        for stage, model, function, stamp in mapping:
+            body = timed(
+                stage,
+                lambda: dump_models(
+                    map_records(load_models(body, model), function, {stamp: now})  # noqa: B023
+                ),
+            )
         partitions = timed(
             "store",
             lambda: [
                 dump_models(records)
                 for records in partition_records(
-                    load_models(enriched, enriched_type),  # noqa: B023
+                    load_models(body, enriched_type),  # noqa: B023
                     flights.partition_date,
                     {"stored_at": now},  # noqa: B023
                 ).values()
             ],
         )
-        stored += sum(body.count(b"\n") for body in partitions)
+        stored += sum(part.count(b"\n") for part in partitions)
     return stored
 
 
