@@ -10,7 +10,7 @@ middleware (``app.register_middleware(observe_http, "http")``).
 
 The X-Ray SDK's subsegments (one per stage, one per AWS call) are on only where tracing
 is (``tracing_enabled``): building Powertools' ``Tracer`` imports the SDK, which makes an
-X-Ray client at import, about 150 ms of every cold start (``bench/cold_start.py``). The
+X-Ray client at import, about 170 ms of every cold start (``bench/cold_start.py``). The
 deployed functions turn them off by default (``POWERTOOLS_TRACE_DISABLED``); Lambda's
 active tracing still traces every invocation, and the state machine and the API theirs.
 """
