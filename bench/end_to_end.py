@@ -18,7 +18,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from bench.report import flights_csv_lines, machine, write_result
+from bench.report import flights_csv_lines, machine, peak_rss_mb, write_result
+from devserver.ports import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,18 +40,12 @@ POSTS = 10
 POST_ROWS = 1_000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Runtime:
     """A running ``python -m devserver`` and how to reach it."""
 
     def __init__(self, workdir: Path) -> None:
         self.token = "sluice_bench_" + secrets.token_urlsafe(24)
-        port, moto_port = _free_port(), _free_port()
+        port, moto_port = free_port(), free_port()
         self.api = f"http://127.0.0.1:{port}"
         self.aws = f"http://127.0.0.1:{moto_port}"
         self.log = workdir / "devserver.log"
@@ -132,13 +126,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
-def _peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 def _subtract(after: Any, before: Any) -> Any:
     """``after - before`` for nested counts; what did not change is left out."""
     if isinstance(after, dict):
@@ -185,7 +172,7 @@ def ingest_with_cli(runtime: Runtime, path: Path, log: Path) -> dict[str, Any]:
         by_role.setdefault(role, []).append(
             {
                 "cpu_seconds": round(_cpu_seconds(pid) - cpu_before[pid], 1),
-                "peak_rss_mb": _peak_mb(pid),
+                "peak_rss_mb": peak_rss_mb(pid),
             }
         )
     return {"seconds": seconds, "batch": batch, "usage": usage, "processes": by_role}

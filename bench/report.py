@@ -11,7 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS_DIR", "flights_csv_lines", "machine", "read_result", "write_result"]
+__all__ = [
+    "RESULTS_DIR",
+    "flights_csv_lines",
+    "machine",
+    "peak_rss_mb",
+    "read_result",
+    "write_result",
+]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -50,6 +57,17 @@ def _processor() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory so far, in MB (Linux's ``VmHWM``).
+
+    Unlike ``ru_maxrss`` it is the process's own: exec resets it, children do not add.
+    """
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def write_result(name: str, report: dict[str, Any]) -> Path:

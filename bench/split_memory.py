@@ -33,6 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.report import peak_rss_mb
+from devserver.ports import free_port
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -57,15 +60,9 @@ _ENVIRONMENT = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _moto_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "moto_server"), "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -154,7 +151,7 @@ def _child(key: str, batch_id: str, gzipped: bool) -> dict[str, Any]:
             received_at=datetime.now(UTC),
         )
     )
-    before = _high_water_mb()
+    before = peak_rss_mb()
     started = time.perf_counter()
     result = split(ExecutionInput(batch_id=batch_id), ctx)
     seconds = time.perf_counter() - started
@@ -164,17 +161,8 @@ def _child(key: str, batch_id: str, gzipped: bool) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "rows_per_second": round(result.records_received / seconds),
         "rss_before_split_mb": before,
-        "peak_rss_mb": _high_water_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
-
-
-def _high_water_mb() -> float:
-    """This process's peak resident memory so far (Linux's VmHWM, which exec resets)."""
-    status = Path("/proc/self/status").read_text()
-    kilobytes = next(
-        int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")
-    )
-    return round(kilobytes / 1024, 1)
 
 
 def _measure(endpoint: str, path: Path, name: str, gzipped: bool = False) -> dict[str, Any]:

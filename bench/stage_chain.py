@@ -171,10 +171,6 @@ def functions_only(chunks: list[tuple[ChunkPayload, bytes]]) -> float:
     return time.perf_counter() - started
 
 
-def _best(runs: list[float]) -> float:
-    return min(runs)
-
-
 def measure(rows: int | None) -> dict[str, Any]:
     """Measure the floor and the chain on the first ``rows`` flights (best of ``REPEAT``)."""
     lines = flights_csv_lines(rows)
@@ -202,9 +198,9 @@ def measure(rows: int | None) -> dict[str, Any]:
             gc.collect()
     finally:
         gc.enable()
-    floor_s = _best(floors)
-    stages = {stage: _best([run[stage] for run in stage_runs]) for stage in stage_runs[0]}
-    chain_s = _best([sum(run.values()) for run in stage_runs])
+    floor_s = min(floors)
+    stages = {stage: min([run[stage] for run in stage_runs]) for stage in stage_runs[0]}
+    chain_s = min([sum(run.values()) for run in stage_runs])
     return {
         "rows": count,
         "stored": stored,
@@ -213,7 +209,7 @@ def measure(rows: int | None) -> dict[str, Any]:
         "floor_rows_per_second": round(count / floor_s),
         "chain_rows_per_second": round(count / chain_s),
         "chain_to_floor": round(chain_s / floor_s, 2),
-        "functions_only_rows_per_second": round(count / _best(functions)),
+        "functions_only_rows_per_second": round(count / min(functions)),
         "stages": {
             stage: {
                 "rows_per_second": round(count / seconds),

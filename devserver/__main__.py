@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
 from chalicelib.api_keys import ApiKeyRepository, Scope, new_token
 from devserver.lambda_dispatch import in_process, install
+from devserver.ports import free_port
 from devserver.pricing import cost
 from devserver.runtime import (
     MOTO_CONFIG,
@@ -39,13 +39,6 @@ from shared import aws
 from shared.settings import get_settings
 
 STATE_DIR = Path(".sluice-local")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -80,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
     # moto's server logs every request it serves, the poller's long polls included.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    moto_port = args.moto_port or _free_port()
+    moto_port = args.moto_port or free_port()
     endpoint = f"http://127.0.0.1:{moto_port}"
     os.environ.update(
         {

@@ -59,11 +59,11 @@ __all__ = [
     "ensure_packaging_venv",
     "find_lambda_python",
     "function_prefix",
-    "handler_of",
     "lambda_runtime_modules",
     "merge_template",
     "package",
     "stage_app",
+    "stage_handler",
     "wire_functions",
 ]
 
@@ -269,15 +269,12 @@ def merge_template(stage: str) -> dict[str, Any]:
     return template
 
 
-def handler_of(chalice_name: str) -> str:
-    """The Lambda handler a deployed function runs.
+def stage_handler(function: str) -> str:
+    """The Lambda handler of a state function: its stage module's, not ``app.py``'s.
 
-    A state function runs its stage module's handler; the rest (the API, its authorizer,
-    the queue consumer) run what Chalice generates in ``app.py``.
+    The API, its authorizer and the queue consumer keep the handlers Chalice generates.
     """
-    if chalice_name in STATE_FUNCTIONS:
-        return f"stages.{chalice_name}.handler"
-    return f"app.{chalice_name}"
+    return f"stages.{function}.handler"
 
 
 def wire_functions(sam: dict[str, Any]) -> None:
@@ -316,7 +313,7 @@ def wire_functions(sam: dict[str, Any]) -> None:
 def _wire_function(spec: FunctionSpec, properties: dict[str, Any]) -> None:
     properties["FunctionName"] = function_name(spec)
     if spec.chalice_name in STATE_FUNCTIONS:
-        properties["Handler"] = handler_of(spec.chalice_name)
+        properties["Handler"] = stage_handler(spec.chalice_name)
     properties["Role"] = {"Fn::GetAtt": [spec.role_id, "Arn"]}
     for event_id, event in properties.get("Events", {}).items():
         if event["Type"] != "SQS":

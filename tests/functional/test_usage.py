@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 import requests
+from moto.core.config import default_user_config
 
+from devserver.ports import free_port
 from devserver.pricing import cost
 from devserver.runtime import MOTO_CONFIG, REGION
 from devserver.usage import USAGE_PATH, Meter, MeteredMotoServer, count_transitions
@@ -21,12 +23,6 @@ if TYPE_CHECKING:
 ROLE = "arn:aws:iam::123456789012:role/sluice-test"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def meter() -> Meter:
     return Meter()
@@ -34,14 +30,21 @@ def meter() -> Meter:
 
 @pytest.fixture(scope="module")
 def endpoint(meter: Meter) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = MeteredMotoServer(meter=meter, ip_address="127.0.0.1", port=port, verbose=False)
     server.answer_costs_with(cost)
     server.start()
     url = f"http://127.0.0.1:{port}"
+    # The server is moto in this process: its config and backends are the other tests'
+    # too, so both are put back as they were.
+    config = copy.deepcopy(default_user_config)
     requests.post(f"{url}/moto-api/config", data=json.dumps(MOTO_CONFIG), timeout=10)
-    yield url
-    server.stop()
+    try:
+        yield url
+    finally:
+        requests.post(f"{url}/moto-api/reset", timeout=10)
+        requests.post(f"{url}/moto-api/config", data=json.dumps(config), timeout=10)
+        server.stop()
 
 
 def _client(service: str, endpoint: str) -> Any:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from infra.functions import FUNCTIONS
-from infra.package import LAMBDA_RUNTIME, find_lambda_python, handler_of, lambda_runtime_modules
+from infra.package import LAMBDA_RUNTIME, find_lambda_python, lambda_runtime_modules, stage_handler
 from infra.template import POWERTOOLS_ENVIRONMENT, RUNTIME_ENVIRONMENT
 from stages import STATE_FUNCTIONS
 
@@ -124,8 +124,7 @@ def test_sam_template_has_a_function_per_handler_on_the_lambda_runtime(built: Bu
     assert built.packaged.runtime == LAMBDA_RUNTIME == "python3.12"
     for name in STATE_FUNCTIONS:
         # A state function's cold start imports its stage, not the API in app.py.
-        assert handler_of(name) == f"stages.{name}.handler"
-        assert functions.get(handler_of(name)) == LAMBDA_RUNTIME, functions
+        assert functions.get(f"stages.{name}.handler") == LAMBDA_RUNTIME, functions
     assert functions.get("app.start_batches") == LAMBDA_RUNTIME, functions
     assert set(functions.values()) == {LAMBDA_RUNTIME}
     assert len(functions) == len(FUNCTIONS)
@@ -262,7 +261,7 @@ def test_a_state_function_imports_only_its_stage(built: Built, tmp_path: Path, f
     runtime = lambda_runtime_modules(tmp_path / "runtime")
     done = subprocess.run(
         [str(find_lambda_python()), "-B", "-S", "-I", "-c", _ISOLATION_PROBE]
-        + [str(unzipped), str(runtime), handler_of(function)],
+        + [str(unzipped), str(runtime), stage_handler(function)],
         cwd=tmp_path,
         env={
             "PATH": os.environ.get("PATH", ""),
