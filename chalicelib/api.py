@@ -12,16 +12,17 @@ import json
 import os
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from chalice.app import AuthRequest, AuthResponse, Blueprint, CORSConfig, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.auth import authorize
+from chalicelib.auth import actor, authorize
 from chalicelib.execution_view import execution_view
 from chalicelib.http_errors import api_errors, json_response
 from chalicelib.ingest import IngestRequest, ingest
 from chalicelib.openapi import openapi_document
+from chalicelib.retry import RetryRequest, request_retry
 from chalicelib.schemas import (
     ChunkDetail,
     ChunkListing,
@@ -50,6 +51,7 @@ from shared.records import RecordStatus
 __all__ = ["ACCEPTED_CONTENT_TYPES", "BINARY_BODY_TYPES", "api"]
 
 api = Blueprint(__name__)
+BodyT = TypeVar("BodyT", bound=BaseModel)
 
 # Chalice would answer other types with its own 415; we take them all and refuse in one place.
 ACCEPTED_CONTENT_TYPES = ["*/*"]
@@ -150,14 +152,20 @@ def _batch(batch_id: str) -> BatchView:
         ) from None
 
 
-def _json_body(model: type[UploadRequest]) -> UploadRequest:
+def _json_body(model: type[BodyT], what: str = "upload request") -> BodyT:
     request = api.current_request
     try:
         return model.model_validate_json(request.raw_body or b"{}")
     except ValidationError as err:
         raise MalformedRequestError(
-            "the request body is not a valid upload request", field_errors(err)
+            f"the request body is not a valid {what}", field_errors(err)
         ) from err
+
+
+def _enqueue(message: ExecutionInput) -> None:
+    aws.sqs().send_message(
+        QueueUrl=get_context().settings.ingest_queue_url, MessageBody=message.model_dump_json()
+    )
 
 
 @api.route("/health", methods=["GET"])
@@ -186,12 +194,6 @@ def post_batch() -> Response:
     headers = {k.lower(): v for k, v in request.headers.items()}
     params = dict(request.query_params or {})
     ctx = get_context()
-
-    def enqueue(message: ExecutionInput) -> None:
-        aws.sqs().send_message(
-            QueueUrl=ctx.settings.ingest_queue_url, MessageBody=message.model_dump_json()
-        )
-
     accepted = ingest(
         IngestRequest(
             body=raw if isinstance(raw := request.raw_body or b"", bytes) else raw.encode(),
@@ -201,7 +203,7 @@ def post_batch() -> Response:
             idempotency_key=headers.get("idempotency-key"),
         ),
         ctx,
-        enqueue,
+        _enqueue,
     )
     return json_response(accepted, status=202, headers={"Location": accepted.status_url})
 
@@ -283,6 +285,22 @@ def get_chunk(batch_id: str, index: str) -> Response:
         )
         execution = execution_view(aws.stepfunctions(), child, processor)
     return json_response(ChunkDetail(chunk=entry, execution=execution))
+
+
+@api.route("/batches/{batch_id}/retry", methods=["POST"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def post_retry(batch_id: str) -> Response:
+    """Run a failed batch again: its failed chunks (all, or the chosen), or from the start."""
+    body = _json_body(RetryRequest, "retry request")
+    accepted = request_retry(
+        _batch_id(batch_id),
+        body.chunks,
+        actor(api.current_request.context),
+        get_context(),
+        _enqueue,
+        aws.stepfunctions(),
+    )
+    return json_response(accepted, status=202, headers={"Location": accepted.status_url})
 
 
 @api.route("/datasets", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)

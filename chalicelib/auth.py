@@ -7,7 +7,7 @@ key, or a route outside the key's scopes → 403.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import AuthResponse, AuthRoute
 
@@ -19,7 +19,7 @@ from shared.settings import get_settings
 if TYPE_CHECKING:
     from chalice.app import AuthRequest
 
-__all__ = ["SCOPE_ROUTES", "authorize", "routes_for"]
+__all__ = ["SCOPE_ROUTES", "actor", "authorize", "routes_for"]
 
 _READ = [
     AuthRoute("/batches", ["GET"]),
@@ -28,11 +28,19 @@ _READ = [
     AuthRoute("/datasets/*", ["GET"]),
 ]
 _INGEST = [AuthRoute("/batches", ["POST"]), AuthRoute("/uploads", ["POST"])]
+# Acting on failures: retry, replay, redrive, discard, mark handled (and reading the DLQs).
+_OPERATE = [
+    AuthRoute("/batches/*", ["POST"]),
+    AuthRoute("/dead-letters", ["GET", "DELETE"]),
+    AuthRoute("/dead-letters/*", ["POST"]),
+    AuthRoute("/failures", ["GET"]),
+    AuthRoute("/failures/*", ["POST"]),
+]
 
 SCOPE_ROUTES: dict[Scope, list[AuthRoute]] = {
     Scope.READ: _READ,
     Scope.INGEST: _INGEST,
-    Scope.ADMIN: _READ + _INGEST,
+    Scope.ADMIN: _READ + _INGEST + _OPERATE,
 }
 
 
@@ -56,5 +64,12 @@ def authorize(request: AuthRequest, keys: ApiKeyRepository | None = None) -> Aut
     return AuthResponse(
         routes=list[str | AuthRoute](routes_for(key.scopes)),
         principal_id=key.short_id,
-        context={"key_id": key.short_id, "scopes": ",".join(key.scopes)},
+        context={"key_id": key.short_id, "key_name": key.name, "scopes": ",".join(key.scopes)},
     )
+
+
+def actor(request_context: dict[str, Any]) -> str:
+    """The name of the API key a request came with (what the audit trail records)."""
+    authorizer = request_context.get("authorizer") or {}
+    name = authorizer.get("key_name") or authorizer.get("principalId")
+    return str(name) if name else "unknown"

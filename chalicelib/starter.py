@@ -31,7 +31,7 @@ from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEve
 from pydantic import ValidationError
 
 from shared import aws
-from shared.batches import NewBatch
+from shared.batches import NewBatch, execution_name
 from shared.clock import utc_now
 from shared.context import PipelineContext, get_context
 from shared.errors import InvalidStatePayloadError, UploadMismatchError
@@ -94,18 +94,33 @@ def start_batch(request: ExecutionInput, ctx: PipelineContext, sfn: SFNClient) -
         logger.info("batch failed before it started; nothing to run")
         return None
     state_machine_arn = ctx.settings.state_machine_arn
+    name = execution_name(batch.batch_id, request.run)
+    run = batch.runs[request.run] if 0 < request.run < len(batch.runs) else None
+    if run is not None and run.redrive and run.execution_arn is not None:
+        return _redrive(run.execution_arn, sfn)
     try:
         arn = sfn.start_execution(
             stateMachineArn=state_machine_arn,
-            name=batch.batch_id,
+            name=name,
             input=request.model_dump_json(),
         )["executionArn"]
-        logger.info("execution started", extra={"execution": arn})
+        logger.info("execution started", extra={"execution": arn, "run": request.run})
     except sfn.exceptions.ExecutionAlreadyExists:
-        arn = execution_arn_for(state_machine_arn, batch.batch_id)
+        arn = execution_arn_for(state_machine_arn, name)
         logger.info("execution already exists", extra={"execution": arn})
     ctx.batches.mark_running(batch.batch_id, arn, utc_now())
     return arn
+
+
+def _redrive(execution_arn: str, sfn: SFNClient) -> str:
+    """Resume a stopped execution where it stopped (AWS only: see ``chalicelib/retry.py``)."""
+    try:
+        sfn.redrive_execution(executionArn=execution_arn)
+        logger.info("execution redriven", extra={"execution": execution_arn})
+    except sfn.exceptions.ExecutionNotRedrivable:
+        # A duplicate message: the first one redrove it already (or it is running again).
+        logger.info("execution not redrivable (again)", extra={"execution": execution_arn})
+    return execution_arn
 
 
 def receive_upload(

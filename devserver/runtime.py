@@ -54,6 +54,7 @@ def lambda_handlers() -> dict[str, Handler]:
 LOCAL_SETTINGS = {
     # moto runs a thread per concurrent Map child, all in this process: a few are plenty.
     "SLUICE_MAP_CONCURRENCY": "4",
+    "SLUICE_LOCAL_RUNTIME": "true",
 }
 
 

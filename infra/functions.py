@@ -118,7 +118,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # A presigned POST is signed with this role: it may put (only) upload objects.
             _allow(("s3:PutObject",), _objects("RawBucket", "uploads/"), "SignUploads"),
             _allow(
-                ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"),
+                # UpdateItem: a retry claims its run on the batch item.
+                ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"),
                 _table("BatchesTable", "by-received"),
                 "Batches",
             ),
@@ -161,24 +162,33 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # HeadObject of an arrived upload (its size, type and version).
             _allow(("s3:GetObject",), _objects("RawBucket", "uploads/"), "Uploads"),
             _allow(("states:StartExecution",), _STATE_MACHINE, "Start"),
+            # A retry of an execution that stopped (timed out, aborted) resumes it on AWS.
+            _allow(("states:RedriveExecution",), _EXECUTIONS[:1], "Redrive"),
         ),
     ),
     FunctionSpec(
         logical_id="Split",
         chalice_name="split",
         statements=(
-            _READ_BATCH,
+            # A retry takes failed chunks up again in the ledger (read page by page).
+            _allow(
+                ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+                _table("BatchesTable"),
+                "BatchAndLedger",
+            ),
             _allow(
                 ("s3:GetObject",),
                 _objects("RawBucket", "raw/") + _objects("RawBucket", "uploads/"),
                 "RawObjects",
             ),
             _allow(
-                ("s3:PutObject", "s3:AbortMultipartUpload"),
+                # GetObject: a retry checks for expired chunk objects and reads the manifest.
+                ("s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"),
                 _objects("ProcessedBucket", "chunks/"),
                 "Chunks",
             ),
             _LIST_RAW,
+            _LIST_WORK,
         ),
     ),
     *(

@@ -10,7 +10,9 @@ they never count a retried chunk twice. Reading a batch is one ``GetItem``.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
@@ -29,6 +31,8 @@ from shared.models import (
     ChunkProgress,
     ContentEncoding,
     ErrorInfo,
+    RunInfo,
+    RunKind,
     StageName,
     StageSummary,
 )
@@ -36,12 +40,36 @@ from shared.models import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-__all__ = ["BATCH_ITEM", "LISTING_INDEX", "BatchRepository", "NewBatch"]
+__all__ = [
+    "BATCH_ITEM",
+    "LISTING_INDEX",
+    "MAX_RUNS",
+    "BatchRepository",
+    "NewBatch",
+    "execution_name",
+    "run_of",
+]
 
 BATCH_ITEM = "batch"
 LISTING_INDEX = "by-received"
 _LISTING_PARTITION = "batch"
 _TERMINAL = {BatchStatus.SUCCEEDED, BatchStatus.COMPLETED_WITH_REJECTS, BatchStatus.FAILED}
+# Retries a batch may have (its runs are listed on its item, which must stay small).
+MAX_RUNS = 50
+
+
+def execution_name(batch_id: str, run: int) -> str:
+    """The name of a batch's execution for one run: the batch id, then ``-r<run>`` for retries."""
+    return batch_id if run == 0 else f"{batch_id}-r{run}"
+
+
+def run_of(batch_id: str, execution_arn: str | None) -> int:
+    """Which run of the batch an execution is (0 when it is not one of its retries)."""
+    if execution_arn is None:
+        return 0
+    name = execution_arn.rsplit(":", 1)[-1]
+    suffix = name.removeprefix(f"{batch_id}-r")
+    return int(suffix) if suffix != name and suffix.isdigit() else 0
 
 
 class NewBatch(BaseModel):
@@ -183,23 +211,91 @@ class BatchRepository:
             ExpressionAttributeValues={":records": records_received, ":chunks": chunks_total},
         )
 
-    def finish(self, outcome: BatchOutcome, now: datetime) -> None:
-        """Store a batch's terminal status and error (its counts are the ledger's)."""
+    def finish(self, outcome: BatchOutcome, now: datetime) -> bool:
+        """Store a batch's terminal status and error (its counts are the ledger's).
+
+        Only the batch's latest run may finish it: a run that a retry has replaced since
+        changes nothing, and False is returned.
+        """
+        run = self._run_with(outcome.batch_id, outcome.execution_arn)
         names = {"#status": "status", "#error": "error", "#finished": "finished_at"}
-        values: dict[str, Any] = {":status": outcome.status.value, ":now": now.isoformat()}
+        values: dict[str, Any] = {
+            ":status": outcome.status.value,
+            ":now": now.isoformat(),
+            ":arn": outcome.execution_arn,
+        }
         expression = "SET #status = :status, #finished = :now"
+        if run > 0:
+            names["#runs"] = "runs"
+            expression += f", #runs[{run}].#status = :status, #runs[{run}].#finished = :now"
         if outcome.error is not None:
             expression += ", #error = :error"
             values[":error"] = to_item(outcome.error)
         else:
             expression += " REMOVE #error"
-        self._table.update_item(
-            Key={"batch_id": outcome.batch_id, "item": BATCH_ITEM},
-            UpdateExpression=expression,
-            ConditionExpression="attribute_exists(batch_id)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+        try:
+            self._table.update_item(
+                Key={"batch_id": outcome.batch_id, "item": BATCH_ITEM},
+                UpdateExpression=expression,
+                ConditionExpression=(
+                    "attribute_exists(batch_id) "
+                    "AND (attribute_not_exists(execution_arn) OR execution_arn = :arn)"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            if not self.exists(outcome.batch_id):
+                raise BatchNotFoundError(f"no batch has id {outcome.batch_id!r}") from err
+            return False
+        return True
+
+    def _run_with(self, batch_id: str, execution_arn: str) -> int:
+        """The latest listed run (0 when none is) that ran under ``execution_arn``."""
+        response = self._table.get_item(
+            Key={"batch_id": batch_id, "item": BATCH_ITEM}, ProjectionExpression="runs"
         )
+        runs: list[dict[str, Any]] = from_item(response.get("Item", {})).get("runs", [])
+        listed = [i for i, r in enumerate(runs) if r.get("execution_arn") == execution_arn]
+        return listed[-1] if listed else 0
+
+    def claim_run(self, batch: BatchView, run: RunInfo, now: datetime) -> bool:
+        """Start a new run of a batch: it is ``RUNNING`` again, under the run's execution.
+
+        The batch must still be as ``batch`` shows it (same status, same runs): of two
+        concurrent retries, one claims the run and the other gets False.
+        """
+        runs = [r.model_dump(mode="json") for r in batch.runs] if batch.runs else []
+        if not runs:
+            runs = [_initial_run(batch).model_dump(mode="json")]
+        runs.append(run.model_dump(mode="json"))
+        try:
+            self._table.update_item(
+                Key={"batch_id": batch.batch_id, "item": BATCH_ITEM},
+                UpdateExpression=(
+                    "SET #status = :running, execution_arn = :arn, started_at = :now, "
+                    "#runs = :runs REMOVE #error, finished_at"
+                ),
+                ConditionExpression=(
+                    "#status = :was AND (attribute_not_exists(#runs) OR size(#runs) = :count)"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#error": "error", "#runs": "runs"},
+                ExpressionAttributeValues={
+                    ":running": BatchStatus.RUNNING.value,
+                    ":was": batch.status.value,
+                    ":arn": run.execution_arn,
+                    ":now": now.isoformat(),
+                    ":runs": json.loads(json.dumps(runs), parse_float=Decimal),
+                    ":count": len(batch.runs),
+                },
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
 
 def counts_of(batch: dict[str, Any]) -> BatchCounts:
@@ -243,10 +339,22 @@ def _chunks(batch: dict[str, Any]) -> ChunkProgress:
     )
 
 
+def _initial_run(batch: BatchView) -> RunInfo:
+    """The first run of a batch, from its item (before any retry has listed its runs)."""
+    return RunInfo(
+        run=0,
+        kind=RunKind.INITIAL,
+        execution_arn=batch.execution_arn,
+        requested_at=batch.received_at,
+        finished_at=batch.finished_at,
+        status=batch.status if batch.status in _TERMINAL else None,
+    )
+
+
 def _view(batch: dict[str, Any]) -> BatchView:
     chunks = _chunks(batch)
     status = BatchStatus(batch["status"])
-    return BatchView(
+    view = BatchView(
         batch_id=batch["batch_id"],
         dataset=batch["dataset"],
         status=status,
@@ -272,4 +380,8 @@ def _view(batch: dict[str, Any]) -> BatchView:
         ),
         stages=_stages(batch),
         error=batch.get("error"),
+        runs=batch.get("runs", []),
     )
+    if not view.runs and view.execution_arn is not None:
+        view = view.model_copy(update={"runs": [_initial_run(view)]})
+    return view

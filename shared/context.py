@@ -10,6 +10,7 @@ import functools
 from dataclasses import dataclass
 
 from shared import aws
+from shared.audit import AuditLog
 from shared.batches import BatchRepository
 from shared.ledger import ChunkLedger
 from shared.objects import ObjectStore
@@ -29,6 +30,7 @@ class PipelineContext:
     ledger: ChunkLedger
     uploads: UploadRepository
     rejects: RejectRepository
+    audit: AuditLog
     raw: ObjectStore
     processed: ObjectStore
 
@@ -50,6 +52,7 @@ def get_context() -> PipelineContext:
         ledger=ChunkLedger(batches),
         uploads=UploadRepository(batches),
         rejects=RejectRepository(database.Table(settings.records_table)),
+        audit=AuditLog(batches),
         raw=ObjectStore(aws.s3(), settings.raw_bucket),
         processed=ObjectStore(aws.s3(), settings.processed_bucket),
     )

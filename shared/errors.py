@@ -24,6 +24,7 @@ __all__ = [
     "ChunkNotFoundError",
     "ChunkObjectMissingError",
     "CodedMessage",
+    "ConflictError",
     "IdempotencyConflictError",
     "InvalidStatePayloadError",
     "LedgerContentionError",
@@ -35,6 +36,7 @@ __all__ = [
     "StorageUnavailableError",
     "TransientError",
     "UnknownDatasetError",
+    "UnprocessableError",
     "UnsupportedMediaTypeError",
     "UploadMismatchError",
     "UploadPendingError",
@@ -136,12 +138,16 @@ class ApiRequestError(SluiceError):
     """A request the API refuses; ``status`` is the HTTP status it answers with."""
 
     status: ClassVar[int] = 400
-    code: ClassVar[str] = "bad_request"
+    code: str = "bad_request"
 
-    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        if code is not None:
+            self.code = code
 
 
 class MalformedRequestError(ApiRequestError):
@@ -181,6 +187,20 @@ class IdempotencyConflictError(ApiRequestError):
 
     status = 409
     code = "idempotency_conflict"
+
+
+class ConflictError(ApiRequestError):
+    """The request cannot be done in the resource's present state (a running batch, ...)."""
+
+    status = 409
+    code = "conflict"
+
+
+class UnprocessableError(ApiRequestError):
+    """The request is well formed but names what cannot be acted on (an unknown chunk, ...)."""
+
+    status = 422
+    code = "unprocessable"
 
 
 class PayloadTooLargeError(ApiRequestError):

@@ -107,6 +107,7 @@ class ChunkState(BaseModel):
     )
     error: ErrorInfo | None = None
     execution_arn: str | None = None
+    run: Count = Field(default=0, description="The run of the batch that last took the chunk up.")
     updated_at: datetime | None = None
     version: Count = 0
 
@@ -257,7 +258,9 @@ class ChunkLedger:
             previous = entry.stages.get(stage)
             known = {p.date for p in entry.partitions}
             new_partitions = [p for p in partitions or [] if p.date not in known]
-            if previous is not None and _same_counts(previous, progress) and not new_partitions:
+            repeat = previous is not None and _same_counts(previous, progress)
+            # A retry's first stage takes the reopened (pending) chunk up even with the same counts.
+            if repeat and not new_partitions and entry.status is not ChunkStatus.PENDING:
                 return None
             merged = {p.date: p for p in entry.partitions} | {p.date: p for p in new_partitions}
             return entry.model_copy(
@@ -332,6 +335,35 @@ class ChunkLedger:
                     "failed_attempts": attempts,
                     "last_attempt_error": error_type,
                     "last_attempt_stage": stage,
+                }
+            )
+
+        return self._apply(batch_id, chunk, change)
+
+    def reopen(self, batch_id: str, chunk: ChunkRef, run: int) -> ChunkEntry:
+        """Take a chunk that is not stored up again for run ``run``: it is pending again.
+
+        A failed chunk's records stop counting as failed (the summary moves with it); what
+        each stage did before and how often it failed stay, as its history. A stored
+        chunk, or one this run (or a later one) has taken up already, is left as it is.
+        """
+
+        def change(entry: ChunkEntry) -> ChunkEntry | None:
+            taken = entry.run >= run and entry.status is not ChunkStatus.FAILED
+            if entry.status is ChunkStatus.STORED or taken:
+                return None
+            return entry.model_copy(
+                update={
+                    "status": ChunkStatus.PENDING,
+                    "processed": 0,
+                    "rejected": 0,
+                    "failed": 0,
+                    "partitions": [],
+                    "error": None,
+                    "failed_stage": None,
+                    "last_attempt_error": None,
+                    "last_attempt_stage": None,
+                    "run": run,
                 }
             )
 

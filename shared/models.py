@@ -47,6 +47,9 @@ __all__ = [
     "RawRow",
     "RecordPage",
     "RejectedRecord",
+    "RunInfo",
+    "RunKind",
+    "SplitInput",
     "SplitResult",
     "StageName",
     "StageSummary",
@@ -127,11 +130,25 @@ class StageName(StrEnum):
 
 
 class ExecutionInput(BaseModel):
-    """The input of one execution: the batch it processes (the execution is named after it)."""
+    """A batch to start: the ingest queue's message, and the input of its execution.
+
+    The execution is named after the batch (``run`` 0) or after the batch and the run
+    (``<batch_id>-r<run>``: a retry), so a duplicate message starts nothing new.
+    """
 
     model_config = _FROZEN
 
     batch_id: BatchId
+    run: Count = 0
+
+
+class SplitInput(BaseModel):
+    """What ``split`` receives: the batch, and the execution (whose name says which run)."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    execution_arn: str | None = None
 
 
 class ObjectRef(BaseModel):
@@ -406,6 +423,39 @@ class ChunkProgress(BaseModel):
     failed: Count = 0
 
 
+class RunKind(StrEnum):
+    """How a run of a batch came about."""
+
+    INITIAL = "initial"
+    RETRY = "retry"
+    """Only the failed chunks (all, or the chosen ones) run again."""
+    RERUN = "rerun"
+    """The batch failed at a batch-level state (split, finalize): it runs from the start."""
+
+
+class RunInfo(BaseModel):
+    """One run of a batch: its first execution, or a retry."""
+
+    model_config = _FROZEN
+
+    run: Count
+    kind: RunKind
+    execution_arn: str | None = None
+    chunks: list[Count] | None = Field(
+        default=None, description="The chunks a retry was asked for (None: every failed one)."
+    )
+    requested_by: str | None = None
+    requested_at: datetime | None = None
+    finished_at: datetime | None = None
+    status: BatchStatus | None = Field(
+        default=None, description="The batch's status when the run ended (None: running)."
+    )
+    redrive: bool = Field(
+        default=False,
+        description="On AWS, a stopped execution is redriven (same ARN) instead of re-run.",
+    )
+
+
 class BatchView(BaseModel):
     """A batch as the API shows it."""
 
@@ -433,6 +483,9 @@ class BatchView(BaseModel):
     )
     stages: dict[StageName, StageSummary] = Field(default_factory=dict)
     error: ErrorInfo | None = None
+    runs: list[RunInfo] = Field(
+        default_factory=list, description="Its runs, first to latest; the latest is running or ran."
+    )
 
 
 class BatchAccepted(BaseModel):

@@ -63,9 +63,10 @@ def chunk_key(batch_id: str, index: int, name: str) -> str:
     return f"{CHUNKS_PREFIX}{batch_id}/{index:06d}/{name}.ndjson"
 
 
-def manifest_key(batch_id: str) -> str:
-    """Key of a batch's manifest: the JSON array of its chunks that the Distributed Map reads."""
-    return f"{CHUNKS_PREFIX}{batch_id}/manifest.json"
+def manifest_key(batch_id: str, run: int = 0) -> str:
+    """Key of a run's manifest: the JSON array of its chunks that the Distributed Map reads."""
+    name = "manifest" if run == 0 else f"manifest-r{run}"
+    return f"{CHUNKS_PREFIX}{batch_id}/{name}.json"
 
 
 def partition_prefix(dataset: str, partition: date) -> str:
@@ -116,6 +117,16 @@ class ObjectStore:
         self._client.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, **extra
         )
+
+    def exists(self, key: str) -> bool:
+        """Tell whether there is an object under ``key``."""
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
 
     def get_bytes(self, key: str) -> bytes:
         """Read an object.
@@ -177,6 +188,17 @@ class ObjectStore:
             ChunkObjectMissingError: there is no object under ``key``.
         """
         return [json.loads(line) for line in self.get_bytes(key).splitlines() if line.strip()]
+
+    def get_json_array(self, key: str) -> list[Any]:
+        """Read a JSON array object (a manifest).
+
+        Raises:
+            ChunkObjectMissingError: there is no object under ``key``.
+        """
+        data = json.loads(self.get_bytes(key))
+        if not isinstance(data, list):
+            raise InvalidStatePayloadError(f"s3://{self.bucket}/{key} is not a JSON array")
+        return data
 
     def delete(self, keys: Iterable[str]) -> None:
         """Delete objects (a missing one is no error), up to a thousand per request."""

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     upload_expiry_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 900
     # How many chunks the Distributed Map works on at once (its MaxConcurrencyPath).
     map_concurrency: Annotated[int, Field(ge=1, le=10_000)] = 40
+    # The local runtime (moto) has no RedriveExecution and no StartMessageMoveTask: where
+    # AWS has a native tool, the local runtime does the same work the portable way.
+    local_runtime: bool = False
 
 
 @functools.cache

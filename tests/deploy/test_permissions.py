@@ -68,6 +68,7 @@ _GRANTED_NOT_CALLED = {
     "s3:AbortMultipartUpload": "split aborts a multipart manifest only when reading fails",
     "s3:DeleteObject": "a failed chunk withdraws objects only when it failed after Store wrote",
     "dynamodb:BatchWriteItem": "(record_chunk_failure) rejects exist only once Store wrote them",
+    "states:RedriveExecution": "a stopped execution is redriven only on AWS (moto has no redrive)",
 }
 
 
@@ -279,7 +280,13 @@ def _drive(run: Run) -> None:
     readings = (
         "sensor,taken_at,celsius\nS1,2024-05-01T10:00:00Z,20\nEXPLODE,2024-05-01T11:00:00Z,20\n"
     )
-    assert run.finish(run.post(readings, "?dataset=readings"))["status"] == "FAILED"
+    exploded = run.post(readings, "?dataset=readings")
+    assert run.finish(exploded)["status"] == "FAILED"
+    retried = run.client.http.post(
+        f"/batches/{exploded}/retry", headers={**run.headers, "Content-Type": "application/json"}
+    )
+    assert retried.status_code == 202, retried.body
+    assert run.finish(exploded)["runs"][-1]["status"] == "FAILED"
 
     vanished = run.post(readings.replace("EXPLODE", "S2"), "?dataset=readings")
     batch = run.get(f"/batches/{vanished}")

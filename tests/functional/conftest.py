@@ -29,6 +29,7 @@ from devserver.runtime import (
     make_poller,
     provision_local,
 )
+from shared.context import get_context
 from tests.functional import readings_dataset  # noqa: F401  (registers the readings dataset)
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
     from devserver.poller import SqsPoller
     from devserver.provision import Provisioned
+    from shared.audit import AuditEntry
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -73,6 +75,12 @@ class Pipeline:
             all_headers["Content-Type"] = content_type
         return self.client.http.post(f"/batches{query}", headers=all_headers, body=body)
 
+    def post_json(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """POST a JSON body (none when ``body`` is None) to a route with the admin key."""
+        all_headers = {**self.auth, "Content-Type": "application/json", **(headers or {})}
+        data = b"" if body is None else json.dumps(body).encode()
+        return self.client.http.post(path, headers=all_headers, body=data)
+
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
         return self.client.http.get(path, headers=self.auth if headers is None else headers)
 
@@ -102,6 +110,11 @@ class Pipeline:
                 return
             time.sleep(0.05)
         raise AssertionError(f"execution {arn} still running")
+
+    def get_context_audit(self, batch_id: str) -> list[AuditEntry]:
+        """The audit trail of a batch, newest first."""
+        entries, _ = get_context().audit.for_batch(batch_id)
+        return entries
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         sfn = self.aws["stepfunctions"]

@@ -3,7 +3,9 @@
 Sensor readings: a sensor id, a time and a temperature. Two sensor ids are levers for
 the failure-path tests: ``EXPLODE`` makes transform raise (a bug in a dataset
 function: the chunk fails), ``FLAKY-*`` makes transform raise ``TransientError`` the
-first time it sees that sensor in this process (the state machine must retry).
+first time it sees that sensor in this process (the state machine must retry), and a
+sensor in ``BROKEN`` makes transform raise until a test takes it out (a bug fixed: the
+chunk is retried).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 SITES = {"S1": "Roof", "S2": "Basement"}
 _FLAKY_SEEN: set[str] = set()
+BROKEN: set[str] = set()
 
 
 class ValidReading(BaseModel):
@@ -51,6 +54,8 @@ def validate_reading(row: Mapping[str, Any]) -> ValidReading | list[Rejection]:
 def transform_reading(reading: ValidReading) -> TransformedReading:
     if reading.sensor == "EXPLODE":
         raise ValueError("the EXPLODE sensor breaks transform")
+    if reading.sensor in BROKEN:
+        raise ValueError(f"the {reading.sensor} sensor is broken (for now)")
     if reading.sensor.startswith("FLAKY") and reading.sensor not in _FLAKY_SEEN:
         _FLAKY_SEEN.add(reading.sensor)
         raise TransientError(f"{reading.sensor} is flaky the first time")
