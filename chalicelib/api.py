@@ -21,7 +21,9 @@ from chalicelib.auth import actor, authorize
 from chalicelib.execution_view import execution_view
 from chalicelib.http_errors import api_errors, json_response
 from chalicelib.ingest import IngestRequest, ingest
+from chalicelib.lineage import lineage_of
 from chalicelib.openapi import openapi_document
+from chalicelib.replay import ReplayRequest, replay
 from chalicelib.retry import RetryRequest, request_retry
 from chalicelib.schemas import (
     ChunkDetail,
@@ -301,6 +303,40 @@ def post_retry(batch_id: str) -> Response:
         aws.stepfunctions(),
     )
     return json_response(accepted, status=202, headers={"Location": accepted.status_url})
+
+
+@api.route("/batches/{batch_id}/replay", methods=["POST"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def post_replay(batch_id: str) -> Response:
+    """Replay edited rejects of a batch as a child batch linked to it (202, or 200 if repeated)."""
+    headers = {k.lower(): v for k, v in api.current_request.headers.items()}
+    accepted = replay(
+        _batch_id(batch_id),
+        _json_body(ReplayRequest, "replay request"),
+        headers.get("idempotency-key"),
+        actor(api.current_request.context),
+        get_context(),
+        _enqueue,
+    )
+    status = 200 if accepted.duplicate else 202
+    return json_response(accepted, status=status, headers={"Location": accepted.status_url})
+
+
+@api.route(
+    "/batches/{batch_id}/records/{line}",
+    methods=["GET"],
+    authorizer=api_key_authorizer,
+    cors=CORS,
+)
+@api_errors
+def get_record_lineage(batch_id: str, line: str) -> Response:
+    """Tell the whole story of one source line: in, through every stage, out (or rejected)."""
+    batch = _batch(batch_id)
+    if not line.isdigit() or int(line) < 1:
+        raise NotFoundError(
+            f"batch {batch_id!r} has no source line {line!r}", code="record_not_found"
+        )
+    return json_response(lineage_of(batch, int(line), get_context()))
 
 
 @api.route("/datasets", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from shared.batches import NewBatch
 from shared.clock import utc_now
 from shared.errors import IdempotencyConflictError, MalformedRequestError
-from shared.models import BatchAccepted, BatchStatus, ExecutionInput
+from shared.models import BatchAccepted, BatchStatus, ExecutionInput, ReplayParent
 from shared.objects import raw_key
 from shared.observability import logger
 from shared.raw_input import content_encoding, input_format, parse_body
@@ -40,6 +40,7 @@ class IngestRequest:
     dataset: str | None
     idempotency_key: str | None
     content_encoding: str | None = None
+    replay_of: ReplayParent | None = None
 
 
 def ingest(
@@ -94,6 +95,7 @@ def ingest(
             records_received=len(parsed.rows),
             received_at=utc_now(),
             idempotency_key=request.idempotency_key,
+            replay_of=request.replay_of,
         )
     )
     if not created and _seen_before(ctx, batch_id, digest, enqueue):

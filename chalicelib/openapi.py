@@ -8,6 +8,9 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.execution_view import ExecutionView
+from chalicelib.lineage import RecordLineage
+from chalicelib.replay import ReplayAccepted, ReplayRequest
+from chalicelib.retry import RetryAccepted, RetryRequest
 from chalicelib.schemas import ChunkDetail, ChunkPage, DatasetList, PartitionPage
 from chalicelib.uploads import UploadRequest, UploadTicket
 from shared.ledger import ChunkStatus
@@ -30,10 +33,20 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _json("ErrorBody", "Refused; the body says why.") for s in statuses}
 
 
+def _body(schema: str, required: bool = True) -> dict[str, Any]:
+    return {
+        "required": required,
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model=schema)}}},
+    }
+
+
+ADMIN = "Needs an API key with the admin scope; the action is recorded with the key's name."
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """Return the OpenAPI document (built once per process)."""
-    requests = (JsonBatchRequest, UploadRequest)
+    requests = (JsonBatchRequest, UploadRequest, RetryRequest, ReplayRequest)
     _, schema = models_json_schema(
         [
             (model, "validation" if model in requests else "serialization")
@@ -49,6 +62,9 @@ def openapi_document() -> dict[str, Any]:
                 DatasetList,
                 PartitionPage,
                 UploadTicket,
+                RetryAccepted,
+                ReplayAccepted,
+                RecordLineage,
                 *requests,
             )
         ],
@@ -227,6 +243,74 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [batch_id],
                     "responses": {
                         "200": _json("ExecutionView", "The execution."),
+                        **_errors(404),
+                    },
+                }
+            },
+            "/batches/{batch_id}/retry": {
+                "post": {
+                    "summary": "Run a failed batch again: its failed chunks, or from the start",
+                    "description": (
+                        f"{ADMIN} A new execution <batch_id>-r<n> runs only the failed chunks "
+                        "(all, or those in `chunks`); expired chunk objects are cut again from "
+                        "the raw object, and the totals come from each chunk's latest state. A "
+                        "batch that failed at split or finalize runs again from the start; one "
+                        "whose execution stopped (timed out, aborted) is redriven on AWS. 409: "
+                        "batch_running, nothing_to_retry, not_retryable, retry_in_progress. "
+                        "422: unknown_chunk, chunk_not_failed."
+                    ),
+                    "parameters": [batch_id],
+                    "requestBody": _body("RetryRequest", required=False),
+                    "responses": {
+                        "202": _json("RetryAccepted", "The run is queued."),
+                        **_errors(400, 403, 404, 409, 422),
+                    },
+                }
+            },
+            "/batches/{batch_id}/replay": {
+                "post": {
+                    "summary": "Replay edited rejects as a child batch linked to this one",
+                    "description": (
+                        f"{ADMIN} Every edited record is validated first: if any is still "
+                        "invalid, 422 still_invalid lists each one's reasons and nothing is "
+                        "stored, unless `partial` replays the valid ones. The rejects keep "
+                        "their values and reasons and are marked replayed_to the child; the "
+                        "child's records carry the parent's batch and line in their lineage. "
+                        "The same edits (or Idempotency-Key) again answer 200 with the same "
+                        "child. 409 already_replayed: another replay took a line up. 422 "
+                        "not_a_reject: a line is not a reject of the batch."
+                    ),
+                    "parameters": [
+                        batch_id,
+                        {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}},
+                    ],
+                    "requestBody": _body("ReplayRequest"),
+                    "responses": {
+                        "202": _json("ReplayAccepted", "The child batch is queued."),
+                        "200": _json("ReplayAccepted", "These edits were replayed already."),
+                        **_errors(400, 403, 404, 409, 422),
+                    },
+                }
+            },
+            "/batches/{batch_id}/records/{line}": {
+                "get": {
+                    "summary": "The lineage of one source line",
+                    "description": (
+                        "Its values as received, the request or upload, the run and chunk, "
+                        "when each stage touched it, its reasons if rejected, where it is "
+                        "stored, and the replay it led to or came from."
+                    ),
+                    "parameters": [
+                        batch_id,
+                        {
+                            "name": "line",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("RecordLineage", "The record's story."),
                         **_errors(404),
                     },
                 }

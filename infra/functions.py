@@ -123,10 +123,17 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 _table("BatchesTable", "by-received"),
                 "Batches",
             ),
-            _allow(("dynamodb:Query",), _table("RecordsTable"), "Rejects"),
+            # GetItem and UpdateItem: a record's lineage reads its reject; a replay marks it.
+            _allow(
+                ("dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"),
+                _table("RecordsTable"),
+                "Rejects",
+            ),
             _allow(
                 ("s3:GetObject",), _objects("ProcessedBucket", "processed/"), "ProcessedRecords"
             ),
+            # A record's lineage shows its values as received, from its chunk's raw object.
+            _allow(("s3:GetObject",), _objects("ProcessedBucket", "chunks/"), "ChunkRows"),
             _allow(("s3:ListBucket",), _bucket("ProcessedBucket"), "DatePartitions"),
             _allow(("sqs:SendMessage",), _queue("IngestQueue"), "Enqueue"),
             _allow(("states:DescribeStateMachine",), _STATE_MACHINE, "Definition"),

@@ -31,6 +31,8 @@ from shared.models import (
     ChunkProgress,
     ContentEncoding,
     ErrorInfo,
+    ReplayChild,
+    ReplayParent,
     RunInfo,
     RunKind,
     StageName,
@@ -90,6 +92,7 @@ class NewBatch(BaseModel):
     records_received: int
     received_at: datetime
     idempotency_key: str | None = None
+    replay_of: ReplayParent | None = None
 
 
 class BatchRepository:
@@ -261,6 +264,29 @@ class BatchRepository:
         listed = [i for i, r in enumerate(runs) if r.get("execution_arn") == execution_arn]
         return listed[-1] if listed else 0
 
+    def add_replay(self, batch_id: str, child: ReplayChild) -> None:
+        """List a replay on its parent batch (once: a repeated replay adds nothing)."""
+        try:
+            self._table.update_item(
+                Key={"batch_id": batch_id, "item": BATCH_ITEM},
+                UpdateExpression=(
+                    "SET replays = list_append(if_not_exists(replays, :none), :child) "
+                    "ADD replay_ids :ids"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(batch_id) AND NOT contains(replay_ids, :id)"
+                ),
+                ExpressionAttributeValues={
+                    ":none": [],
+                    ":child": [child.model_dump(mode="json")],
+                    ":ids": {child.batch_id},
+                    ":id": child.batch_id,
+                },
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
     def claim_run(self, batch: BatchView, run: RunInfo, now: datetime) -> bool:
         """Start a new run of a batch: it is ``RUNNING`` again, under the run's execution.
 
@@ -381,6 +407,8 @@ def _view(batch: dict[str, Any]) -> BatchView:
         stages=_stages(batch),
         error=batch.get("error"),
         runs=batch.get("runs", []),
+        replay_of=batch.get("replay_of"),
+        replays=batch.get("replays", []),
     )
     if not view.runs and view.execution_arn is not None:
         view = view.model_copy(update={"runs": [_initial_run(view)]})

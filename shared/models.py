@@ -46,7 +46,10 @@ __all__ = [
     "ObjectRef",
     "RawRow",
     "RecordPage",
+    "RecordRef",
     "RejectedRecord",
+    "ReplayChild",
+    "ReplayParent",
     "RunInfo",
     "RunKind",
     "SplitInput",
@@ -325,6 +328,15 @@ class BatchOutcome(BaseModel):
 # --- records between stages ---------------------------------------------------------------
 
 
+class RecordRef(BaseModel):
+    """One source line of one batch: how a record is named across batches."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    line: Annotated[int, Field(ge=1)]
+
+
 class RawRow(BaseModel):
     """One input record as received, with its position in the source object.
 
@@ -338,6 +350,7 @@ class RawRow(BaseModel):
     line: Annotated[int, Field(ge=1)]
     values: dict[str, Any]
     problem: Rejection | None = None
+    origin: RecordRef | None = None
 
 
 class Lineage(BaseModel):
@@ -349,6 +362,9 @@ class Lineage(BaseModel):
     execution_arn: str
     source_key: str
     line: Annotated[int, Field(ge=1)]
+    replay_of: RecordRef | None = Field(
+        default=None, description="The rejected record this one replays (batch and line)."
+    )
     validated_at: datetime | None = None
     transformed_at: datetime | None = None
     enriched_at: datetime | None = None
@@ -456,6 +472,28 @@ class RunInfo(BaseModel):
     )
 
 
+class ReplayParent(BaseModel):
+    """What a replay batch replays: its parent, and the parent's line of each of its lines."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    lines: list[Annotated[int, Field(ge=1)]] = Field(
+        description="The parent's source line of the replay's line 1, 2, ... (in order)."
+    )
+
+
+class ReplayChild(BaseModel):
+    """A replay a batch's rejects led to."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    records: Count
+    requested_by: str
+    requested_at: datetime
+
+
 class BatchView(BaseModel):
     """A batch as the API shows it."""
 
@@ -486,6 +524,8 @@ class BatchView(BaseModel):
     runs: list[RunInfo] = Field(
         default_factory=list, description="Its runs, first to latest; the latest is running or ran."
     )
+    replay_of: ReplayParent | None = None
+    replays: list[ReplayChild] = Field(default_factory=list)
 
 
 class BatchAccepted(BaseModel):

@@ -121,11 +121,16 @@ class SourceRow:
     line: int
     values: dict[str, Any]
     problem: Rejection | None = None
+    origin: tuple[str, int] | None = None
+    """The batch and line a replayed record was rejected at, for a replay's rows."""
 
     def to_json(self) -> bytes:
         """The row as one line of a chunk object (a ``RawRow``)."""
         problem = None if self.problem is None else self.problem.model_dump()
-        return to_json({"line": self.line, "values": self.values, "problem": problem})
+        row: dict[str, Any] = {"line": self.line, "values": self.values, "problem": problem}
+        if self.origin is not None:
+            row["origin"] = {"batch_id": self.origin[0], "line": self.origin[1]}
+        return to_json(row)
 
 
 @dataclass(frozen=True)

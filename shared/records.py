@@ -15,10 +15,13 @@ import binascii
 import heapq
 import json
 from collections import deque
+from datetime import datetime  # noqa: TC003 - pydantic resolves the annotations at runtime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
 
 from shared.dynamo import decode_page_token, encode_page_token, from_item, to_item
 from shared.errors import MalformedRequestError
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from shared.models import RejectedRecord
     from shared.objects import ObjectStore
 
-__all__ = ["ProcessedRecords", "RecordStatus", "RejectRepository"]
+__all__ = ["HandledMark", "ProcessedRecords", "RecordStatus", "RejectRepository", "ReplayMark"]
 
 # How much one page request may read before it answers with what it has (and a token).
 _MAX_CHUNKS_PER_PAGE = 50
@@ -47,6 +50,27 @@ class RecordStatus(StrEnum):
 
     PROCESSED = "processed"
     REJECTED = "rejected"
+
+
+class ReplayMark(BaseModel):
+    """On a reject: the replay that took it up, and its line there."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_id: str
+    line: int
+    at: datetime
+    by: str
+
+
+class HandledMark(BaseModel):
+    """On a failure: who marked it handled, when, and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str
+    at: datetime
+    note: str | None = None
 
 
 class RejectRepository:
@@ -73,6 +97,54 @@ class RejectRepository:
                 )
                 count += 1
         return count
+
+    def get(self, batch_id: str, line: int) -> dict[str, Any] | None:
+        """Return the reject of a source line as the API shows it, or None if it is not one."""
+        response = self._table.get_item(
+            Key={"batch_id": batch_id, "record_key": _record_key(line)}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return None if item is None else _public(from_item(item))
+
+    def mark_replayed(self, batch_id: str, line: int, mark: ReplayMark) -> bool:
+        """Note on a reject the replay that took it up; its values and reasons stay.
+
+        Returns False if it is not a reject, or another replay took it up already (the
+        same replay marking it again changes nothing).
+        """
+        try:
+            self._table.update_item(
+                Key={"batch_id": batch_id, "record_key": _record_key(line)},
+                UpdateExpression="SET replayed_to = if_not_exists(replayed_to, :mark)",
+                ConditionExpression=(
+                    "attribute_exists(record_key) AND "
+                    "(attribute_not_exists(replayed_to) OR replayed_to.batch_id = :child)"
+                ),
+                ExpressionAttributeValues={":mark": to_item(mark), ":child": mark.batch_id},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def mark_handled(self, batch_id: str, line: int, mark: HandledMark) -> bool:
+        """Note on a reject that someone dealt with it (the latest note wins).
+
+        Returns False if it is not a reject.
+        """
+        try:
+            self._table.update_item(
+                Key={"batch_id": batch_id, "record_key": _record_key(line)},
+                UpdateExpression="SET handled = :mark",
+                ConditionExpression="attribute_exists(record_key)",
+                ExpressionAttributeValues={":mark": to_item(mark)},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def withdraw(self, batch_id: str, first_line: int, last_line: int) -> int:
         """Delete the rejects of lines ``first_line``..``last_line``; return how many there were."""

@@ -29,7 +29,15 @@ from shared.datasets import get_dataset
 from shared.errors import SourceFormatError
 from shared.lambda_runtime import run_stage
 from shared.ledger import ChunkEntry, ChunkStatus
-from shared.models import BatchView, ChunkRef, ObjectRef, RunKind, SplitInput, SplitResult
+from shared.models import (
+    BatchView,
+    ChunkRef,
+    ObjectRef,
+    ReplayParent,
+    RunKind,
+    SplitInput,
+    SplitResult,
+)
 from shared.objects import chunk_key, manifest_key
 from shared.observability import logger
 from shared.raw_input import SourceRow, input_format, read_rows
@@ -75,6 +83,8 @@ def split(request: SplitInput, ctx: PipelineContext) -> SplitResult:
         encoding=batch.content_encoding,
         strict=False,
     )
+    if batch.replay_of is not None:
+        rows = _with_origin(rows, batch.replay_of)
     manifest = manifest_key(batch.batch_id)
     with (
         ctx.processed.json_array_writer(manifest) as listing,
@@ -138,6 +148,13 @@ def _write_chunks(
         flush()
     _drain(in_flight, keep=0)
     return received
+
+
+def _with_origin(rows: Iterator[SourceRow], parent: ReplayParent) -> Iterator[SourceRow]:
+    """A replay's rows, each naming the parent's line it replays."""
+    for row in rows:
+        origin = (parent.batch_id, parent.lines[row.line - 1])
+        yield SourceRow(row.line, row.values, row.problem, origin)
 
 
 def _take_up(
@@ -233,7 +250,10 @@ def _cut_again(batch: BatchView, missing: list[ChunkRef], ctx: PipelineContext) 
     rows: dict[int, list[bytes]] = {ref.index: [] for ref in missing}
     source = ctx.raw.open(batch.raw_key, version_id=ctx.batches.raw_version(batch.batch_id))
     fmt = input_format(batch.content_type)
-    for row in read_rows(source, fmt, batch.dataset, encoding=batch.content_encoding, strict=False):
+    found = read_rows(source, fmt, batch.dataset, encoding=batch.content_encoding, strict=False)
+    if batch.replay_of is not None:
+        found = _with_origin(found, batch.replay_of)
+    for row in found:
         at = bisect.bisect_right(firsts, row.line) - 1
         if at >= 0 and row.line <= missing[at].last_line:
             rows[missing[at].index].append(row.to_json())

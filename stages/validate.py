@@ -83,6 +83,7 @@ def validate_rows(
             execution_arn=payload.execution_arn,
             source_key=payload.source_key,
             line=row.line,
+            replay_of=row.origin,
             validated_at=started,
         )
         result = [row.problem] if row.problem is not None else dataset.validate(row.values)

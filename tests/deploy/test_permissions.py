@@ -273,6 +273,16 @@ def _drive(run: Run) -> None:
     run.get(f"/batches/{good}/chunks/0")
     run.get("/datasets")
     run.get("/datasets/flights/records?date=2013-01-01&carrier=UA")
+    run.get(f"/batches/{good}/records/2")
+    [reject] = run.get(f"/batches/{good}/records?status=rejected")["records"]
+    replayed = run.client.http.post(
+        f"/batches/{good}/replay",
+        headers={**run.headers, "Content-Type": "application/json"},
+        body=json.dumps({"records": [{"line": reject["line"], "values": flights_row(flights)}]}),
+    )
+    assert replayed.status_code == 202, replayed.body
+    assert run.finish(replayed.json_body["batch_id"])["status"] == "SUCCEEDED"
+    run.get(f"/batches/{good}/records/{reject['line']}")
 
     uploaded = run.upload(body, "flights")
     assert run.finish(uploaded)["status"] == "COMPLETED_WITH_REJECTS"
@@ -293,6 +303,11 @@ def _drive(run: Run) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     s3.delete_object(Bucket=run.provisioned.environment["SLUICE_RAW_BUCKET"], Key=batch["raw_key"])
     assert run.finish(vanished)["status"] == "FAILED"
+
+
+def flights_row(lines: list[str]) -> dict[str, str]:
+    """The first data row of a flights CSV, as the values of a record."""
+    return dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
 
 
 def _resolver(provisioned: Provisioned) -> Any:
