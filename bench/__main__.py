@@ -140,7 +140,7 @@ def table(
             f"{service} ${dollars:.4f}"
             for service, dollars in e2e["cost"]["by_service_per_million"].items()
         )
-        + f" (prices of {e2e['cost']['prices']['recorded']}, `devserver/prices.json`).",
+        + f" (prices of {e2e['cost']['prices']['recorded']}, `shared/prices.json`).",
         "",
     ]
     return "\n".join(lines)

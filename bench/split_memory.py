@@ -53,6 +53,8 @@ _ENVIRONMENT = {
     "SLUICE_RAW_BUCKET": "bench-raw",
     "SLUICE_PROCESSED_BUCKET": "bench-processed",
     "SLUICE_INGEST_QUEUE_URL": "http://unused",
+    "SLUICE_INGEST_DLQ_URL": "http://unused",
+    "SLUICE_PIPELINE_DLQ_URL": "http://unused",
     "SLUICE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:unused",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -135,7 +137,7 @@ def _child(key: str, batch_id: str, gzipped: bool) -> dict[str, Any]:
     """Run in the child process: split the uploaded object, measuring the split alone."""
     from shared.batches import NewBatch
     from shared.context import get_context
-    from shared.models import ContentEncoding, ExecutionInput
+    from shared.models import ContentEncoding, SplitInput
     from stages.split import split
 
     ctx = get_context()
@@ -153,7 +155,7 @@ def _child(key: str, batch_id: str, gzipped: bool) -> dict[str, Any]:
     )
     before = peak_rss_mb()
     started = time.perf_counter()
-    result = split(ExecutionInput(batch_id=batch_id), ctx)
+    result = split(SplitInput(batch_id=batch_id), ctx)
     seconds = time.perf_counter() - started
     return {
         "rows": result.records_received,

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+import time
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +19,16 @@ from chalice.app import AuthRequest, AuthResponse, Blueprint, CORSConfig, Respon
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.auth import actor, authorize
+from chalicelib.dead_letters import (
+    DeadLetterQuery,
+    DiscardRequest,
+    RedriveRequest,
+    discard,
+    peek,
+    redrive,
+)
 from chalicelib.execution_view import execution_view
+from chalicelib.failures import FailureQuery, HandleRequest, handle, inbox
 from chalicelib.http_errors import api_errors, json_response
 from chalicelib.ingest import IngestRequest, ingest
 from chalicelib.lineage import lineage_of
@@ -32,9 +42,10 @@ from chalicelib.schemas import (
     DatasetInfo,
     DatasetList,
     PartitionPage,
+    UsageTotal,
 )
 from chalicelib.uploads import UploadRequest, request_upload
-from shared import aws
+from shared import aws, usage
 from shared.context import get_context
 from shared.datasets import dataset_names, get_dataset
 from shared.errors import (
@@ -45,6 +56,7 @@ from shared.errors import (
     UploadPendingError,
     field_errors,
 )
+from shared.lambda_runtime import charge
 from shared.ledger import ChunkStatus
 from shared.models import BATCH_ID_PATTERN, BatchPage, BatchView, ExecutionInput, RecordPage
 from shared.observability import logger
@@ -114,7 +126,7 @@ class PartitionQuery(PageQuery):
     date: datetime.date
 
 
-def _query(model: type[PageQuery]) -> Any:
+def _query(model: type[BodyT]) -> BodyT:
     params = dict(api.current_request.query_params or {})
     try:
         return model.model_validate(params)
@@ -196,17 +208,20 @@ def post_batch() -> Response:
     headers = {k.lower(): v for k, v in request.headers.items()}
     params = dict(request.query_params or {})
     ctx = get_context()
-    accepted = ingest(
-        IngestRequest(
-            body=raw if isinstance(raw := request.raw_body or b"", bytes) else raw.encode(),
-            content_type=headers.get("content-type"),
-            content_encoding=headers.get("content-encoding"),
-            dataset=params.get("dataset"),
-            idempotency_key=headers.get("idempotency-key"),
-        ),
-        ctx,
-        _enqueue,
-    )
+    started = time.perf_counter()
+    with usage.counted() as tally:
+        accepted = ingest(
+            IngestRequest(
+                body=raw if isinstance(raw := request.raw_body or b"", bytes) else raw.encode(),
+                content_type=headers.get("content-type"),
+                content_encoding=headers.get("content-encoding"),
+                dataset=params.get("dataset"),
+                idempotency_key=headers.get("idempotency-key"),
+            ),
+            ctx,
+            _enqueue,
+        )
+    _charge_request(accepted.batch_id, tally, started, new=not accepted.duplicate)
     return json_response(accepted, status=202, headers={"Location": accepted.status_url})
 
 
@@ -294,15 +309,24 @@ def get_chunk(batch_id: str, index: str) -> Response:
 def post_retry(batch_id: str) -> Response:
     """Run a failed batch again: its failed chunks (all, or the chosen), or from the start."""
     body = _json_body(RetryRequest, "retry request")
-    accepted = request_retry(
-        _batch_id(batch_id),
-        body.chunks,
-        actor(api.current_request.context),
-        get_context(),
-        _enqueue,
-        aws.stepfunctions(),
-    )
+    started = time.perf_counter()
+    with usage.counted() as tally:
+        accepted = request_retry(
+            _batch_id(batch_id),
+            body.chunks,
+            actor(api.current_request.context),
+            get_context(),
+            _enqueue,
+            aws.stepfunctions(),
+        )
+    _charge_request(accepted.batch_id, tally, started)
     return json_response(accepted, status=202, headers={"Location": accepted.status_url})
+
+
+def _charge_request(batch_id: str, tally: usage.Tally, started: float, new: bool = False) -> None:
+    """Add what this request cost (its calls and the API function's time) to the batch."""
+    spent = usage.invocation(api.current_request.lambda_context, time.perf_counter() - started)
+    charge(batch_id, tally.usage() + spent, new_batch=new)
 
 
 @api.route("/batches/{batch_id}/replay", methods=["POST"], authorizer=api_key_authorizer, cors=CORS)
@@ -310,14 +334,17 @@ def post_retry(batch_id: str) -> Response:
 def post_replay(batch_id: str) -> Response:
     """Replay edited rejects of a batch as a child batch linked to it (202, or 200 if repeated)."""
     headers = {k.lower(): v for k, v in api.current_request.headers.items()}
-    accepted = replay(
-        _batch_id(batch_id),
-        _json_body(ReplayRequest, "replay request"),
-        headers.get("idempotency-key"),
-        actor(api.current_request.context),
-        get_context(),
-        _enqueue,
-    )
+    started = time.perf_counter()
+    with usage.counted() as tally:
+        accepted = replay(
+            _batch_id(batch_id),
+            _json_body(ReplayRequest, "replay request"),
+            headers.get("idempotency-key"),
+            actor(api.current_request.context),
+            get_context(),
+            _enqueue,
+        )
+    _charge_request(accepted.batch_id, tally, started, new=not accepted.duplicate)
     status = 200 if accepted.duplicate else 202
     return json_response(accepted, status=status, headers={"Location": accepted.status_url})
 
@@ -337,6 +364,31 @@ def get_record_lineage(batch_id: str, line: str) -> Response:
             f"batch {batch_id!r} has no source line {line!r}", code="record_not_found"
         )
     return json_response(lineage_of(batch, int(line), get_context()))
+
+
+@api.route("/failures", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def get_failures() -> Response:
+    """The failure inbox: failed batches and chunks, rejects by rule, dead letters; newest first."""
+    query = _query(FailureQuery)
+    return json_response(inbox(query, get_context(), aws.sqs()))
+
+
+@api.route("/failures/handle", methods=["POST"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def post_failures_handled() -> Response:
+    """Mark inbox items handled with a note (a dead letter handled is discarded)."""
+    body = _json_body(HandleRequest, "handle request")
+    report = handle(body, actor(api.current_request.context), get_context(), aws.sqs())
+    return json_response(report)
+
+
+@api.route("/usage", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def get_usage() -> Response:
+    """What every batch so far has cost at list prices, from the calls counted for each."""
+    cost, batches = get_context().batches.total_cost()
+    return json_response(UsageTotal(cost=cost, batches=batches))
 
 
 @api.route("/datasets", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
@@ -402,3 +454,41 @@ def _state_machine_definition(state_machine_arn: str) -> dict[str, Any]:
     described = aws.stepfunctions().describe_state_machine(stateMachineArn=state_machine_arn)
     definition: dict[str, Any] = json.loads(described["definition"])
     return definition
+
+
+# ---- dead letters
+
+
+@api.route("/dead-letters", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def list_dead_letters() -> Response:
+    """List the dead-letter queues' messages (peeked: they stay), with their batch and reason."""
+    query = _query(DeadLetterQuery)
+    return json_response(peek(aws.sqs(), get_context().settings, query.queue, query.limit))
+
+
+@api.route("/dead-letters/redrive", methods=["POST"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def post_dead_letter_redrive() -> Response:
+    """Move ingest dead letters back to their queue; retry the batches of pipeline ones."""
+    report = redrive(
+        _json_body(RedriveRequest, "redrive request"),
+        actor(api.current_request.context),
+        get_context(),
+        aws.sqs(),
+        _enqueue,
+    )
+    return json_response(report)
+
+
+@api.route("/dead-letters", methods=["DELETE"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def delete_dead_letters() -> Response:
+    """Discard the chosen dead letters (all of them, or none if one is unknown), recorded."""
+    report = discard(
+        _json_body(DiscardRequest, "discard request"),
+        actor(api.current_request.context),
+        get_context(),
+        aws.sqs(),
+    )
+    return json_response(report)

@@ -26,6 +26,7 @@ _READ = [
     AuthRoute("/batches/*", ["GET"]),
     AuthRoute("/datasets", ["GET"]),
     AuthRoute("/datasets/*", ["GET"]),
+    AuthRoute("/usage", ["GET"]),
 ]
 _INGEST = [AuthRoute("/batches", ["POST"]), AuthRoute("/uploads", ["POST"])]
 # Acting on failures: retry, replay, redrive, discard, mark handled (and reading the DLQs).

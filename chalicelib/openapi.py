@@ -7,11 +7,21 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.dead_letters import (
+    MAX_MESSAGES,
+    DeadLetterList,
+    DeadLetterQueue,
+    DiscardReport,
+    DiscardRequest,
+    RedriveReport,
+    RedriveRequest,
+)
 from chalicelib.execution_view import ExecutionView
+from chalicelib.failures import FailurePage, FailureState, HandleReport, HandleRequest
 from chalicelib.lineage import RecordLineage
 from chalicelib.replay import ReplayAccepted, ReplayRequest
 from chalicelib.retry import RetryAccepted, RetryRequest
-from chalicelib.schemas import ChunkDetail, ChunkPage, DatasetList, PartitionPage
+from chalicelib.schemas import ChunkDetail, ChunkPage, DatasetList, PartitionPage, UsageTotal
 from chalicelib.uploads import UploadRequest, UploadTicket
 from shared.ledger import ChunkStatus
 from shared.models import BatchAccepted, BatchPage, BatchView, ErrorBody, RecordPage
@@ -46,7 +56,15 @@ ADMIN = "Needs an API key with the admin scope; the action is recorded with the 
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """Return the OpenAPI document (built once per process)."""
-    requests = (JsonBatchRequest, UploadRequest, RetryRequest, ReplayRequest)
+    requests = (
+        JsonBatchRequest,
+        UploadRequest,
+        RetryRequest,
+        ReplayRequest,
+        RedriveRequest,
+        DiscardRequest,
+        HandleRequest,
+    )
     _, schema = models_json_schema(
         [
             (model, "validation" if model in requests else "serialization")
@@ -65,6 +83,12 @@ def openapi_document() -> dict[str, Any]:
                 RetryAccepted,
                 ReplayAccepted,
                 RecordLineage,
+                UsageTotal,
+                FailurePage,
+                HandleReport,
+                DeadLetterList,
+                RedriveReport,
+                DiscardReport,
                 *requests,
             )
         ],
@@ -194,6 +218,60 @@ def openapi_document() -> dict[str, Any]:
                         },
                     ],
                     "responses": {"200": _json("ChunkDetail", "The chunk."), **_errors(404)},
+                }
+            },
+            "/failures": {
+                "get": {
+                    "summary": "The failure inbox, newest first",
+                    "description": (
+                        f"{ADMIN} Failed batches and chunks, rejects grouped by field and rule "
+                        "(with counts and sample lines), and dead letters, each with its state: "
+                        "open, retried (a later run took it up), replayed (every reject of the "
+                        "rule was replayed), handled (marked with a note). A page covers "
+                        "`limit` batches of the listing; the dead letters come on the first."
+                    ),
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": {"type": "string"}}
+                        for n in ("dataset", "batch", "rule", "kind")
+                    ]
+                    + [
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": [s.value for s in FailureState]},
+                        },
+                        *page,
+                    ],
+                    "responses": {
+                        "200": _json("FailurePage", "A page of the inbox."),
+                        **_errors(400, 403, 404),
+                    },
+                }
+            },
+            "/failures/handle": {
+                "post": {
+                    "summary": "Mark inbox items handled, with a note",
+                    "description": (
+                        f"{ADMIN} Batches, chunks and rejects keep the mark (who, when, the "
+                        "note); a dead letter handled is discarded. 422 unknown_item: an item "
+                        "does not exist, and nothing is marked."
+                    ),
+                    "requestBody": _body("HandleRequest"),
+                    "responses": {
+                        "200": _json("HandleReport", "How many were marked."),
+                        **_errors(400, 403, 422),
+                    },
+                }
+            },
+            "/usage": {
+                "get": {
+                    "summary": "What every batch so far has cost, at list prices",
+                    "description": (
+                        "The sum of each batch's counted usage (the `cost` of GET /batches/{id}):"
+                        " every AWS call its functions made, their Lambda time, and Step "
+                        "Functions' transitions; `estimated` says what is estimated."
+                    ),
+                    "responses": {"200": _json("UsageTotal", "The total.")},
                 }
             },
             "/datasets": {
@@ -332,6 +410,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **_dead_letter_paths(),
         },
         "components": {
             "schemas": schema.get("$defs", {}),
@@ -344,4 +423,68 @@ def openapi_document() -> dict[str, Any]:
             },
         },
         "security": [{"apiKey": []}],
+    }
+
+
+def _dead_letter_paths() -> dict[str, Any]:
+    """The dead-letter routes (``chalicelib/dead_letters.py``)."""
+    ids = f"At most {MAX_MESSAGES} message ids."
+    return {
+        "/dead-letters": {
+            "get": {
+                "summary": "The messages of the ingest and pipeline dead-letter queues",
+                "description": (
+                    "Needs an API key with the admin scope. Peeked: each message is received "
+                    "and made visible again at once, so it stays in its queue (its "
+                    "receive_count grows). Each names its batch and why it failed; newest "
+                    "first, at most `limit` of each queue."
+                ),
+                "parameters": [
+                    {
+                        "name": "queue",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": [q.value for q in DeadLetterQueue]},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_MESSAGES},
+                    },
+                ],
+                "responses": {
+                    "200": _json("DeadLetterList", "The messages, and each queue's depth."),
+                    **_errors(400, 403),
+                },
+            },
+            "delete": {
+                "summary": "Discard chosen dead letters",
+                "description": (
+                    f"{ADMIN} {ids} All or none: 422 unknown_message lists the ids in neither "
+                    "queue, and nothing is deleted."
+                ),
+                "requestBody": _body("DiscardRequest"),
+                "responses": {
+                    "200": _json("DiscardReport", "Deleted, one result per message."),
+                    **_errors(400, 403, 422),
+                },
+            },
+        },
+        "/dead-letters/redrive": {
+            "post": {
+                "summary": "Redrive dead letters: ingest ones requeued, pipeline ones retried",
+                "description": (
+                    f"{ADMIN} {ids} No ids: every message of `queue` (null: both). An ingest "
+                    "message goes back to the ingest queue (sent, then deleted; on AWS the "
+                    "whole queue is one SQS message move task, `moving`). A pipeline message "
+                    "retries its batch (POST /batches/{id}/retry) and is deleted once the retry "
+                    "is accepted; one that cannot be retried stays, `skipped` with the reason. "
+                    "409 move_in_progress: a move task is already running (AWS)."
+                ),
+                "requestBody": _body("RedriveRequest", required=False),
+                "responses": {
+                    "200": _json("RedriveReport", "One result per message, and totals."),
+                    **_errors(400, 403, 409),
+                },
+            }
+        },
     }

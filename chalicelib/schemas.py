@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.execution_view import ExecutionView
 from shared.ledger import ChunkEntry, ChunkState
+from shared.pricing import Cost
 
 __all__ = [
     "ChunkDetail",
@@ -17,6 +18,7 @@ __all__ = [
     "DatasetInfo",
     "DatasetList",
     "PartitionPage",
+    "UsageTotal",
 ]
 
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
@@ -91,3 +93,12 @@ class PartitionPage(BaseModel):
     filters: dict[str, str]
     records: list[dict[str, Any]]
     next: str | None = None
+
+
+class UsageTotal(BaseModel):
+    """The answer to ``GET /usage``: the cost of every batch so far."""
+
+    model_config = _FROZEN
+
+    cost: Cost
+    batches: int = Field(ge=0, description="How many batches the total covers.")

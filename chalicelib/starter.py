@@ -19,6 +19,7 @@ batch is created here, from the upload item the API wrote when it signed the upl
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
@@ -30,13 +31,15 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from pydantic import ValidationError
 
-from shared import aws
+from shared import aws, usage
 from shared.batches import NewBatch, execution_name
 from shared.clock import utc_now
 from shared.context import PipelineContext, get_context
 from shared.errors import InvalidStatePayloadError, UploadMismatchError
+from shared.lambda_runtime import charge
 from shared.models import BatchSource, BatchStatus, ErrorInfo, ExecutionInput
 from shared.observability import logger, observe_invocation
+from shared.pricing import Usage
 from shared.uploads import parse_upload_key
 
 if TYPE_CHECKING:
@@ -187,18 +190,28 @@ def _mismatch(upload: Upload, size: int, content_type: str) -> UploadMismatchErr
     return None
 
 
-def _start_from_record(record: SQSRecord) -> str | None:
+def _start_from_record(record: SQSRecord) -> tuple[str | None, bool]:
+    """Start the batch a message names; return its id and whether its batch was made now."""
     message = parse_message(record.body)
     ctx = get_context()
     with aws.translate_transient_errors():
+        made = False
         if isinstance(message, S3EventNotificationEventBridgeModel):
+            existed = _named_batch_exists(message, ctx)
             request = receive_upload(message, ctx, aws.s3())
             if request is None:
-                return None
+                return None, False
+            made = not existed
         else:
             request = message
         logger.append_keys(batch_id=request.batch_id)
-        return start_batch(request, ctx, aws.stepfunctions())
+        start_batch(request, ctx, aws.stepfunctions())
+        return request.batch_id, made
+
+
+def _named_batch_exists(event: S3EventNotificationEventBridgeModel, ctx: PipelineContext) -> bool:
+    parsed = parse_upload_key(unquote_plus(event.detail.object.key))
+    return parsed is not None and ctx.batches.exists(parsed.batch_id)
 
 
 def handle_ingest_messages(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -212,9 +225,23 @@ def handle_ingest_messages(event: dict[str, Any], context: Any) -> dict[str, Any
     if context is not None:
         logger.set_correlation_id(getattr(context, "aws_request_id", None))
     processor = BatchProcessor(event_type=EventType.SQS)
+    share = 1 / max(len(event.get("Records", [])), 1)
+
+    def start_and_charge(record: SQSRecord) -> None:
+        started = time.perf_counter()
+        with usage.counted() as tally:
+            try:
+                batch_id, made = _start_from_record(record)
+            finally:
+                spent = usage.invocation(context, time.perf_counter() - started, share)
+        if batch_id is not None:
+            # An upload's file reached S3 in one POST, which the client sent.
+            sent = Usage(s3_put_requests=1) if made else Usage()
+            charge(batch_id, tally.usage() + spent + sent, new_batch=made)
+
     with observe_invocation("start_batches") as invocation:
         response = process_partial_response(
-            event=event, record_handler=_start_from_record, processor=processor, context=context
+            event=event, record_handler=start_and_charge, processor=processor, context=context
         )
         failed = len(response.get("batchItemFailures", []))
         received = len(event.get("Records", []))

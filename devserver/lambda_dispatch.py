@@ -19,6 +19,7 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from devserver.pricing import function_memory_mb
 from shared.observability import logger
 
 __all__ = [
@@ -64,7 +65,10 @@ def invoke_handler(
     """Call a handler with a JSON body; return the JSON answer and whether it is an error."""
     event = json.loads(body) if body else {}
     try:
-        result = handler(event, LocalLambdaContext(function_name=function_name))
+        context = LocalLambdaContext(
+            function_name=function_name, memory_limit_in_mb=function_memory_mb(function_name)
+        )
+        result = handler(event, context)
     except Exception as err:  # noqa: BLE001 - every failure must reach the state machine as Lambda reports it
         logger.warning(
             "local lambda failed",

@@ -1,12 +1,10 @@
-"""The cost of a usage (``devserver/usage.py``) at AWS's list prices (``prices.json``).
+"""The cost of the local runtime's meter (``devserver/usage.py``) at the list prices.
 
-One table of prices, with its date and sources, and one function that applies it. Lambda
-durations are priced at each function's configured memory (``.chalice/config.json``, the
-one place it is set); the durations themselves were measured on this machine, which is
-the estimate's largest uncertainty. What is not counted: CloudWatch Logs and X-Ray (a few
-log lines and one trace per invocation), EventBridge (S3's events on the default bus are
-free), storage over time (``s3_bytes_written`` says how much a month would hold) and the
-free tiers.
+The meter counts requests by service and operation and Lambda time by function; this
+module turns that into a ``shared.pricing.Usage`` (each function's seconds at the
+memory ``.chalice/config.json`` gives it, S3 requests by price class) and prices it
+with the one price table (``shared/prices.json``). The durations were measured on this
+machine, which is the estimate's largest uncertainty.
 """
 
 from __future__ import annotations
@@ -17,20 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from devserver.provision import FUNCTION_PREFIX
+from shared.pricing import Usage, price
 
-__all__ = ["PRICES_PATH", "cost", "function_memory_mb", "prices"]
+__all__ = ["S3_FREE", "S3_GET_CLASS", "cost", "function_memory_mb", "usage_of"]
 
-PRICES_PATH = Path(__file__).resolve().parent / "prices.json"
 _CHALICE_CONFIG = Path(__file__).resolve().parent.parent / ".chalice" / "config.json"
-_S3_CHEAP = {"GetObject", "HeadObject", "HeadBucket"}
-_S3_FREE = {"DeleteObject", "DeleteObjects"}
-
-
-@functools.cache
-def prices() -> dict[str, Any]:
-    """The price table."""
-    table: dict[str, Any] = json.loads(PRICES_PATH.read_text())
-    return table
+S3_GET_CLASS = frozenset({"GetObject", "HeadObject", "HeadBucket"})
+S3_FREE = frozenset({"DeleteObject", "DeleteObjects"})
 
 
 @functools.cache
@@ -47,48 +38,34 @@ def function_memory_mb(function: str) -> int:
     return int(own.get("lambda_memory_size", config["lambda_memory_size"]))
 
 
-def cost(usage: dict[str, Any]) -> dict[str, Any]:
-    """Price a usage snapshot: dollars per service and in total."""
-    table = prices()
-    requests: dict[str, int] = usage["requests"]
-    by_service: dict[str, float] = {}
+def usage_of(snapshot: dict[str, Any]) -> Usage:
+    """The billable usage in a meter snapshot."""
+    requests: dict[str, int] = snapshot["requests"]
+    s3 = _operations(requests, "s3")
+    return Usage(
+        state_transitions=snapshot["state_transitions"],
+        lambda_invocations=sum(spent["invocations"] for spent in snapshot["lambda"].values()),
+        lambda_gb_seconds=sum(
+            spent["seconds"] * function_memory_mb(name) / 1024
+            for name, spent in snapshot["lambda"].items()
+        ),
+        s3_put_requests=sum(n for op, n in s3.items() if op not in S3_GET_CLASS | S3_FREE),
+        s3_get_requests=sum(n for op, n in s3.items() if op in S3_GET_CLASS),
+        dynamodb_write_units=snapshot["dynamodb_write_units"],
+        dynamodb_read_units=snapshot["dynamodb_read_units"],
+        sqs_requests=sum(_operations(requests, "sqs").values()),
+        sns_publishes=_operations(requests, "sns").get("Publish", 0),
+    )
 
-    lambda_prices = table["lambda"]
-    gb_seconds = sum(
-        spent["seconds"] * function_memory_mb(name) / 1024
-        for name, spent in usage["lambda"].items()
-    )
-    invocations = sum(spent["invocations"] for spent in usage["lambda"].values())
-    by_service["lambda"] = (
-        invocations * lambda_prices["per_request"] + gb_seconds * lambda_prices["per_gb_second"]
-    )
-    by_service["stepfunctions"] = (
-        usage["state_transitions"] * table["stepfunctions"]["per_state_transition"]
-    )
-    s3 = table["s3"]
-    by_service["s3"] = sum(
-        count
-        * (
-            0.0
-            if op in _S3_FREE
-            else s3["per_get_and_other"]
-            if op in _S3_CHEAP
-            else s3["per_put_copy_post_list"]
-        )
-        for op, count in _operations(requests, "s3").items()
-    )
-    dynamodb = table["dynamodb"]
-    by_service["dynamodb"] = (
-        usage["dynamodb_write_units"] * dynamodb["per_write_unit"]
-        + usage["dynamodb_read_units"] * dynamodb["per_read_unit"]
-    )
-    by_service["sqs"] = sum(_operations(requests, "sqs").values()) * table["sqs"]["per_request"]
-    by_service["sns"] = _operations(requests, "sns").get("Publish", 0) * table["sns"]["per_publish"]
+
+def cost(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Price a meter snapshot: dollars per service and in total."""
+    priced = price(usage_of(snapshot))
     return {
-        "total": sum(by_service.values()),
-        "by_service": by_service,
-        "lambda_gb_seconds": gb_seconds,
-        "prices": {"region": table["region"], "recorded": table["recorded"]},
+        "total": priced.total_usd,
+        "by_service": priced.by_service,
+        "lambda_gb_seconds": priced.usage.lambda_gb_seconds,
+        "prices": {"region": priced.region, "recorded": priced.prices_recorded},
     }
 
 

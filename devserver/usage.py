@@ -12,7 +12,8 @@ Besides the requests, what a bill needs:
   invoker, ``metered``), priced at the function's configured memory;
 - DynamoDB: write and read request units from the sizes of the items (their JSON in the
   request, and in the answer for reads; an estimate a little above DynamoDB's own
-  measure), twice for a transaction;
+  measure), twice for a transaction (``shared/usage.py``: one rule for this meter and
+  for each batch's own count);
 - S3: the bytes written.
 
 ``GET /_sluice/usage`` on the local AWS endpoint answers the totals so far with their
@@ -25,7 +26,6 @@ from __future__ import annotations
 import functools
 import io
 import json
-import math
 import re
 import threading
 import time
@@ -40,6 +40,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+from shared.usage import DYNAMODB_READS, DYNAMODB_WRITES, is_consistent, read_units, write_units
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -59,10 +61,6 @@ USAGE_PATH = "/_sluice/usage"
 _CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _QUERY_CREDENTIAL = re.compile(r"X-Amz-Credential=[^&]*?%2F([a-z0-9-]+)%2Faws4_request")
 _FORM_BODY_LIMIT = 64 * 1024
-_WRITE_UNIT_BYTES = 1024
-_READ_UNIT_BYTES = 4096
-_DYNAMODB_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-_DYNAMODB_READS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
 
 
 class Meter:
@@ -184,10 +182,10 @@ class MeteredMotoServer(ThreadedMotoServer):
             meter.request(service, operation)
             if service == "s3" and operation in {"PutObject", "PostObject", "UploadPart"}:
                 meter.s3_written(int(environ.get("CONTENT_LENGTH") or 0))
-            if service == "dynamodb" and operation in _DYNAMODB_WRITES:
-                meter.dynamodb_units(write=_write_units(operation, body))
+            if service == "dynamodb" and operation in DYNAMODB_WRITES:
+                meter.dynamodb_units(write=write_units(operation, body))
             answer = app(environ, start_response)
-            if service == "dynamodb" and operation in _DYNAMODB_READS:
+            if service == "dynamodb" and operation in DYNAMODB_READS:
                 return _read_units_of(answer, body, meter)
             return answer  # type: ignore[no-any-return]
 
@@ -263,25 +261,6 @@ def _s3_operation(environ: dict[str, Any]) -> str:
     return "GetObject" if has_key else "ListObjects"
 
 
-def _units(size: int, unit: int) -> int:
-    return max(1, math.ceil(size / unit))
-
-
-def _write_units(operation: str, body: bytes) -> float:
-    """Write request units, from the JSON size of each item written."""
-    try:
-        request = json.loads(body) if body else {}
-    except ValueError:
-        return 1.0
-    if operation == "TransactWriteItems":
-        items = request.get("TransactItems", [])
-        return float(sum(2 * _units(len(json.dumps(item)), _WRITE_UNIT_BYTES) for item in items))
-    if operation == "BatchWriteItem":
-        writes = [w for table in request.get("RequestItems", {}).values() for w in table]
-        return float(sum(_units(len(json.dumps(w)), _WRITE_UNIT_BYTES) for w in writes))
-    return float(_units(len(body), _WRITE_UNIT_BYTES))
-
-
 def _read_units_of(answer: Iterable[bytes], body: bytes, meter: Meter) -> list[bytes]:
     """Read the answer (a page of at most 1 MB), count read units from its size, return it.
 
@@ -294,9 +273,8 @@ def _read_units_of(answer: Iterable[bytes], body: bytes, meter: Meter) -> list[b
         close = getattr(answer, "close", None)
         if close is not None:
             close()
-    consistent = b'"ConsistentRead": true' in body or b'"ConsistentRead":true' in body
     size = sum(len(part) for part in parts)
-    meter.dynamodb_units(read=_units(size, _READ_UNIT_BYTES) * (1.0 if consistent else 0.5))
+    meter.dynamodb_units(read=read_units(size, is_consistent(body)))
     return parts
 
 

@@ -135,7 +135,27 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             # A record's lineage shows its values as received, from its chunk's raw object.
             _allow(("s3:GetObject",), _objects("ProcessedBucket", "chunks/"), "ChunkRows"),
             _allow(("s3:ListBucket",), _bucket("ProcessedBucket"), "DatePartitions"),
-            _allow(("sqs:SendMessage",), _queue("IngestQueue"), "Enqueue"),
+            # SendMessage: a batch to start, a retry, or (locally, one by one) a redriven ingest
+            # dead letter. GetQueueAttributes: its ARN and redrive policy (DLQ, maxReceiveCount).
+            _allow(("sqs:SendMessage", "sqs:GetQueueAttributes"), _queue("IngestQueue"), "Enqueue"),
+            # The dead-letter routes: list (receive, then visible again at once), redrive, discard.
+            _allow(
+                (
+                    "sqs:GetQueueAttributes",
+                    "sqs:ReceiveMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage",
+                ),
+                _queue("IngestDeadLetterQueue") + _queue("PipelineDeadLetterQueue"),
+                "DeadLetters",
+            ),
+            # On AWS the whole ingest DLQ goes back to its queue as one message move task (the
+            # pipeline DLQ has no source queue: its messages are retried batches).
+            _allow(
+                ("sqs:ListMessageMoveTasks", "sqs:StartMessageMoveTask"),
+                _queue("IngestDeadLetterQueue"),
+                "MoveTask",
+            ),
             _allow(("states:DescribeStateMachine",), _STATE_MACHINE, "Definition"),
             _allow(
                 ("states:DescribeExecution", "states:GetExecutionHistory"),

@@ -55,6 +55,8 @@ _OUTPUT_TO_SETTING = {
     "RawBucketName": "SLUICE_RAW_BUCKET",
     "ProcessedBucketName": "SLUICE_PROCESSED_BUCKET",
     "IngestQueueUrl": "SLUICE_INGEST_QUEUE_URL",
+    "IngestDeadLetterQueueUrl": "SLUICE_INGEST_DLQ_URL",
+    "PipelineDeadLetterQueueUrl": "SLUICE_PIPELINE_DLQ_URL",
     "StateMachineArn": "SLUICE_STATE_MACHINE_ARN",
 }
 # What the deployed functions get besides the settings: the dashboard's origin (CORS, read

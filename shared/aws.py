@@ -3,7 +3,7 @@
 Clients are created on first use (not at import) so tests can start moto first and a
 cold start only pays for the clients a function uses. Endpoints follow boto3's own
 configuration (``AWS_ENDPOINT_URL``), which is how the local runtime points every
-client at moto.
+client at moto. Each client reports its calls to ``shared/usage.py`` (a batch's cost).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from shared import usage
 from shared.errors import StorageUnavailableError
 
 if TYPE_CHECKING:
@@ -58,25 +59,33 @@ RETRYABLE_ERROR_CODES = frozenset(
 @functools.cache
 def s3() -> S3Client:
     """Return the process's S3 client."""
-    return boto3.client("s3", config=_S3_CONFIG)
+    client = boto3.client("s3", config=_S3_CONFIG)
+    usage.install(client)
+    return client
 
 
 @functools.cache
 def dynamodb() -> DynamoDBServiceResource:
     """Return the process's DynamoDB resource (it converts numbers to ``Decimal`` for us)."""
-    return boto3.resource("dynamodb", config=_CONFIG)
+    resource = boto3.resource("dynamodb", config=_CONFIG)
+    usage.install(resource.meta.client)
+    return resource
 
 
 @functools.cache
 def sqs() -> SQSClient:
     """Return the process's SQS client."""
-    return boto3.client("sqs", config=_CONFIG)
+    client = boto3.client("sqs", config=_CONFIG)
+    usage.install(client)
+    return client
 
 
 @functools.cache
 def stepfunctions() -> SFNClient:
     """Return the process's Step Functions client."""
-    return boto3.client("stepfunctions", config=_CONFIG)
+    client = boto3.client("stepfunctions", config=_CONFIG)
+    usage.install(client)
+    return client
 
 
 def clear_clients() -> None:

@@ -31,6 +31,7 @@ from shared.models import (
     ChunkProgress,
     ContentEncoding,
     ErrorInfo,
+    HandledMark,
     ReplayChild,
     ReplayParent,
     RunInfo,
@@ -38,12 +39,15 @@ from shared.models import (
     StageName,
     StageSummary,
 )
+from shared.pricing import Cost, Usage, price
+from shared.usage import ESTIMATED
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 __all__ = [
     "BATCH_ITEM",
+    "USAGE_PREFIX",
     "LISTING_INDEX",
     "MAX_RUNS",
     "BatchRepository",
@@ -56,6 +60,10 @@ BATCH_ITEM = "batch"
 LISTING_INDEX = "by-received"
 _LISTING_PARTITION = "batch"
 _TERMINAL = {BatchStatus.SUCCEEDED, BatchStatus.COMPLETED_WITH_REJECTS, BatchStatus.FAILED}
+# A batch's counted usage: one numeric attribute per ``Usage`` field, added to (ADD).
+USAGE_PREFIX = "usage_"
+# The running total over every batch, in its own partition ("~" is no batch id character).
+_TOTAL_KEY = {"batch_id": "~usage", "item": "total"}
 # Retries a batch may have (its runs are listed on its item, which must stay small).
 MAX_RUNS = 50
 
@@ -264,6 +272,65 @@ class BatchRepository:
         listed = [i for i, r in enumerate(runs) if r.get("execution_arn") == execution_arn]
         return listed[-1] if listed else 0
 
+    def add_usage(self, batch_id: str, usage: Usage, new_batch: bool = False) -> None:
+        """Add what an invocation or request used to its batch and to the running total.
+
+        ADD, not SET: every invocation adds its own part (a retried one costs again).
+        A batch that does not exist (refused before it was stored) adds nothing.
+        """
+        amounts = {
+            f"{USAGE_PREFIX}{name}": Decimal(str(round(value, 9)))
+            for name, value in usage.model_dump().items()
+            if value
+        }
+        if not amounts:
+            return
+        names = {f"#u{i}": name for i, name in enumerate(amounts)}
+        values = {f":u{i}": amount for i, amount in enumerate(amounts.values())}
+        expression = "ADD " + ", ".join(f"#u{i} :u{i}" for i in range(len(amounts)))
+        try:
+            self._table.update_item(
+                Key={"batch_id": batch_id, "item": BATCH_ITEM},
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(batch_id)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return
+            raise
+        if new_batch:
+            names["#batches"] = "batches"
+            values[":one"] = Decimal(1)
+            expression += ", #batches :one"
+        self._table.update_item(
+            Key=_TOTAL_KEY,
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def total_cost(self) -> tuple[Cost, int]:
+        """What every batch so far has cost, and how many batches there were."""
+        item = from_item(self._table.get_item(Key=_TOTAL_KEY).get("Item") or {})
+        return price(_usage(item), ESTIMATED), int(item.get("batches", 0))
+
+    def mark_handled(self, batch_id: str, mark: HandledMark) -> bool:
+        """Note on a batch that someone dealt with its failure; False if there is no batch."""
+        try:
+            self._table.update_item(
+                Key={"batch_id": batch_id, "item": BATCH_ITEM},
+                UpdateExpression="SET handled = :mark",
+                ConditionExpression="attribute_exists(batch_id)",
+                ExpressionAttributeValues={":mark": to_item(mark)},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def add_replay(self, batch_id: str, child: ReplayChild) -> None:
         """List a replay on its parent batch (once: a repeated replay adds nothing)."""
         try:
@@ -365,6 +432,16 @@ def _chunks(batch: dict[str, Any]) -> ChunkProgress:
     )
 
 
+def _usage(item: dict[str, Any]) -> Usage:
+    return Usage(
+        **{
+            name: item[f"{USAGE_PREFIX}{name}"]
+            for name in Usage.model_fields
+            if f"{USAGE_PREFIX}{name}" in item
+        }
+    )
+
+
 def _initial_run(batch: BatchView) -> RunInfo:
     """The first run of a batch, from its item (before any retry has listed its runs)."""
     return RunInfo(
@@ -409,6 +486,8 @@ def _view(batch: dict[str, Any]) -> BatchView:
         runs=batch.get("runs", []),
         replay_of=batch.get("replay_of"),
         replays=batch.get("replays", []),
+        cost=price(_usage(batch), ESTIMATED),
+        handled=batch.get("handled"),
     )
     if not view.runs and view.execution_arn is not None:
         view = view.model_copy(update={"runs": [_initial_run(view)]})

@@ -2,30 +2,35 @@
 
 Keeping it in one function means every stage validates its input the same way, logs
 the batch id and execution on every line, is traced and measured the same way (records
-in, processed, rejected, failed and duration per stage, as EMF metrics), and turns AWS
-throttling into the error the state machine retries.
+in, processed, rejected, failed and duration per stage, as EMF metrics), adds what the
+invocation cost to its batch (``shared/usage.py``), and turns AWS throttling into the
+error the state machine retries.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shared import usage
 from shared.aws import translate_transient_errors
+from shared.context import get_context
 from shared.errors import InvalidStatePayloadError
-from shared.models import BatchOutcome, ChunkOutcome, ChunkPayload, SplitResult
+from shared.models import BatchOutcome, BatchStatus, ChunkOutcome, ChunkPayload, SplitResult
 from shared.observability import StageCounts, logger, observe_invocation
+from shared.pricing import Usage
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-__all__ = ["cyclic_gc_paused", "run_stage", "stage_counts"]
+__all__ = ["charge", "cyclic_gc_paused", "run_stage", "stage_counts"]
 
 InputT = TypeVar("InputT", bound=BaseModel)
 
@@ -85,12 +90,37 @@ def run_stage(
     execution = getattr(payload, "execution_arn", None)
     logger.append_keys(stage=stage, batch_id=batch_id, execution=execution)
     logger.info("stage started")
-    with observe_invocation(stage, batch_id, execution) as invocation:
-        with translate_transient_errors(), cyclic_gc_paused():
-            result = work(payload)
-        invocation.counts = stage_counts(payload, result)
+    started = time.perf_counter()
+    result: BaseModel | None = None
+    with usage.counted() as tally:
+        try:
+            with observe_invocation(stage, batch_id, execution) as invocation:
+                with translate_transient_errors(), cyclic_gc_paused():
+                    result = work(payload)
+                invocation.counts = stage_counts(payload, result)
+        finally:
+            if batch_id is not None:
+                state = stage
+                if isinstance(result, BatchOutcome) and result.status is BatchStatus.FAILED:
+                    state = f"{stage}:FAILED"
+                spent = usage.invocation(context, time.perf_counter() - started)
+                # The Task state itself is one transition; a retried attempt is another.
+                own = Usage(state_transitions=1) + usage.extras(state)
+                charge(batch_id, tally.usage() + spent + own)
     logger.info("stage finished")
     return result.model_dump(mode="json")
+
+
+def charge(batch_id: str, used: Usage, new_batch: bool = False) -> None:
+    """Add what an invocation used to its batch's cost; accounting never fails the work.
+
+    The two updates it makes (the batch, the running total) are counted in it.
+    """
+    try:
+        own = Usage(dynamodb_write_units=2)
+        get_context().batches.add_usage(batch_id, used + own, new_batch=new_batch)
+    except Exception as err:  # noqa: BLE001 - a cost not recorded must not fail a stage
+        logger.warning("usage not recorded", extra={"error": type(err).__name__})
 
 
 def stage_counts(payload: BaseModel, result: BaseModel) -> StageCounts | None:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.clock import utc_now
 from shared.dynamo import decode_page_token, encode_page_token, from_item, to_item
 from shared.errors import BatchNotFoundError, LedgerContentionError
-from shared.models import ChunkRef, ErrorInfo, StageName
+from shared.models import ChunkRef, ErrorInfo, HandledMark, StageName
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -108,6 +108,9 @@ class ChunkState(BaseModel):
     error: ErrorInfo | None = None
     execution_arn: str | None = None
     run: Count = Field(default=0, description="The run of the batch that last took the chunk up.")
+    handled: HandledMark | None = Field(
+        default=None, description="Set when someone marked its failure handled in the inbox."
+    )
     updated_at: datetime | None = None
     version: Count = 0
 
@@ -368,6 +371,25 @@ class ChunkLedger:
             )
 
         return self._apply(batch_id, chunk, change)
+
+    def mark_handled(self, batch_id: str, index: int, mark: HandledMark) -> bool:
+        """Note on a chunk that someone dealt with its failure; False if it has no entry.
+
+        Its version moves, so a stage writing the chunk meanwhile reads it again first.
+        """
+        try:
+            self._table.update_item(
+                Key={"batch_id": batch_id, "item": chunk_item(index)},
+                UpdateExpression="SET handled = :mark ADD #version :one",
+                ConditionExpression="attribute_exists(#item)",
+                ExpressionAttributeNames={"#version": "version", "#item": "item"},
+                ExpressionAttributeValues={":mark": to_item(mark), ":one": 1},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     # ----------------------------------------------------------------------- engine
 

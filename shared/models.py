@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.datasets.base import Rejection
 from shared.errors import parse_coded_message
+from shared.pricing import Cost
 
 __all__ = [
     "ANY_STAGED_RECORD",
@@ -42,6 +43,7 @@ __all__ = [
     "EventType",
     "ExecutionInput",
     "FinalizeInput",
+    "HandledMark",
     "Lineage",
     "ObjectRef",
     "RawRow",
@@ -439,6 +441,16 @@ class ChunkProgress(BaseModel):
     failed: Count = 0
 
 
+class HandledMark(BaseModel):
+    """On a failure (a batch, a chunk, a reject): who marked it handled, when, and why."""
+
+    model_config = _FROZEN
+
+    by: str
+    at: datetime
+    note: Annotated[str | None, Field(max_length=2_000)] = None
+
+
 class RunKind(StrEnum):
     """How a run of a batch came about."""
 
@@ -526,6 +538,12 @@ class BatchView(BaseModel):
     )
     replay_of: ReplayParent | None = None
     replays: list[ReplayChild] = Field(default_factory=list)
+    cost: Cost | None = Field(
+        default=None, description="What the batch cost at list prices, from its counted calls."
+    )
+    handled: HandledMark | None = Field(
+        default=None, description="Set when someone marked its failure handled in the inbox."
+    )
 
 
 class BatchAccepted(BaseModel):

@@ -35,10 +35,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
     from shared.ledger import ChunkLedger
-    from shared.models import RejectedRecord
+    from shared.models import HandledMark, RejectedRecord
     from shared.objects import ObjectStore
 
-__all__ = ["HandledMark", "ProcessedRecords", "RecordStatus", "RejectRepository", "ReplayMark"]
+__all__ = ["ProcessedRecords", "RecordStatus", "RejectRepository", "ReplayMark"]
 
 # How much one page request may read before it answers with what it has (and a token).
 _MAX_CHUNKS_PER_PAGE = 50
@@ -61,16 +61,6 @@ class ReplayMark(BaseModel):
     line: int
     at: datetime
     by: str
-
-
-class HandledMark(BaseModel):
-    """On a failure: who marked it handled, when, and why."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    by: str
-    at: datetime
-    note: str | None = None
 
 
 class RejectRepository:
@@ -145,6 +135,17 @@ class RejectRepository:
                 return False
             raise
         return True
+
+    def all_of(self, batch_id: str, cap: int) -> tuple[list[dict[str, Any]], bool]:
+        """Return up to ``cap`` of a batch's rejects in line order, and whether there were more."""
+        records: list[dict[str, Any]] = []
+        token: str | None = None
+        while len(records) < cap:
+            page, token = self.page(batch_id, min(cap - len(records), 500), token)
+            records.extend(page)
+            if token is None:
+                return records, False
+        return records, True
 
     def withdraw(self, batch_id: str, first_line: int, last_line: int) -> int:
         """Delete the rejects of lines ``first_line``..``last_line``; return how many there were."""

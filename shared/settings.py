@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     raw_bucket: str
     processed_bucket: str
     ingest_queue_url: str
+    # The dead-letter queues (``GET /dead-letters`` lists them; redrive and discard act on them).
+    ingest_dlq_url: str
+    pipeline_dlq_url: str
     state_machine_arn: str
     # Each chunk costs the same fixed work (a Map child's state transitions, four
     # invocations, their S3 objects and ledger moves) whatever it holds: 5,000 rows make

@@ -20,6 +20,7 @@ every failed chunk.
 from __future__ import annotations
 
 import bisect
+import contextvars
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +123,9 @@ def _write_chunks(
         nonlocal chunk, index
         key = chunk_key(batch_id, index, "raw")
         lines = [row.to_json() for row in chunk]
-        in_flight.append(pool.submit(ctx.processed.put_lines, key, lines))
+        # In a copy of this context: the writes count in this invocation's usage.
+        write = contextvars.copy_context().run
+        in_flight.append(pool.submit(write, ctx.processed.put_lines, key, lines))
         listing.add(
             ChunkRef(
                 index=index,

@@ -57,6 +57,7 @@ _IAM_ACTIONS = {
     "s3:UploadPart": "s3:PutObject",
     "s3:CompleteMultipartUpload": "s3:PutObject",
     "s3:DeleteObjects": "s3:DeleteObject",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
 _SERVICES = {"s3", "dynamodb", "sqs", "sns", "states"}
 # Granted but never called by our code, each for a reason.
@@ -69,6 +70,8 @@ _GRANTED_NOT_CALLED = {
     "s3:DeleteObject": "a failed chunk withdraws objects only when it failed after Store wrote",
     "dynamodb:BatchWriteItem": "(record_chunk_failure) rejects exist only once Store wrote them",
     "states:RedriveExecution": "a stopped execution is redriven only on AWS (moto has no redrive)",
+    "sqs:StartMessageMoveTask": "the whole ingest DLQ is moved by a task only on AWS (not moto)",
+    "sqs:ListMessageMoveTasks": "a running move task is looked for only on AWS (moto has none)",
 }
 
 
@@ -303,6 +306,59 @@ def _drive(run: Run) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     s3.delete_object(Bucket=run.provisioned.environment["SLUICE_RAW_BUCKET"], Key=batch["raw_key"])
     assert run.finish(vanished)["status"] == "FAILED"
+    run.get("/failures")
+    run.get("/usage")
+    handled = run.client.http.post(
+        "/failures/handle",
+        headers={**run.headers, "Content-Type": "application/json"},
+        body=json.dumps(
+            {
+                "items": [
+                    {"kind": "batch", "id": exploded},
+                    {"kind": "chunk", "id": f"{exploded}/0"},
+                    {
+                        "kind": "rejects",
+                        "id": f"{good}/{reject['reasons'][0]['field']}/"
+                        f"{reject['reasons'][0]['rule']}",
+                    },
+                ],
+                "note": "seen",
+            }
+        ),
+    )
+    assert handled.status_code == 200, handled.body
+    _drive_dead_letters(run, vanished)
+
+
+def _drive_dead_letters(run: Run, vanished: str) -> None:
+    """List the DLQs, redrive an ingest message and a failed batch's, discard the rest."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    sqs.send_message(
+        QueueUrl=run.provisioned.environment["SLUICE_INGEST_DLQ_URL"],
+        MessageBody=json.dumps({"batch_id": vanished}),
+    )
+    letters = run.get("/dead-letters")["messages"]
+    assert {m["queue"] for m in letters} == {"ingest", "pipeline"}, letters
+    json_headers = {**run.headers, "Content-Type": "application/json"}
+    redriven = run.client.http.post(
+        "/dead-letters/redrive",
+        headers=json_headers,
+        body=json.dumps({"queue": "ingest"}),
+    )
+    assert redriven.json_body["totals"]["moved"] == 1, redriven.body
+    [failed] = [m for m in letters if m["queue"] == "pipeline" and m["batch_id"] == vanished]
+    retried = run.client.http.post(
+        "/dead-letters/redrive",
+        headers=json_headers,
+        body=json.dumps({"message_ids": [failed["message_id"]]}),
+    )
+    assert retried.json_body["totals"]["retried"] == 1, retried.body
+    assert run.finish(vanished)["status"] == "FAILED"
+    rest = [m["message_id"] for m in letters if m["queue"] == "pipeline" and m is not failed]
+    discarded = run.client.http.delete(
+        "/dead-letters", headers=json_headers, body=json.dumps({"message_ids": rest}).encode()
+    )
+    assert discarded.json_body["totals"]["deleted"] == len(rest), discarded.body
 
 
 def flights_row(lines: list[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
-from infra.functions import FUNCTIONS, XRAY_MANAGED_POLICY
+from infra.functions import API_HANDLER, FUNCTIONS, XRAY_MANAGED_POLICY
 from infra.template import ASL_PATH
 from shared.settings import Settings
 
@@ -35,6 +35,15 @@ STAR_ONLY_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
+}
+MOVE_TASK_ACTIONS = {"sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"}
+# What the dead-letter routes do to a dead-letter queue: peek, redrive (or move), discard.
+DEAD_LETTER_ACTIONS = {
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    *MOVE_TASK_ACTIONS,
 }
 MIN_MAX_RECEIVE_COUNT = 5
 VISIBILITY_PER_TIMEOUT = 6
@@ -218,6 +227,49 @@ def test_every_queue_is_encrypted_and_drains_into_an_alarmed_dead_letter_queue(b
         assert redrive, f"{name} has no dead-letter queue"
         assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] in dead_letter
         assert redrive["maxReceiveCount"] >= MIN_MAX_RECEIVE_COUNT
+
+
+def test_dead_letters_are_sent_by_the_state_machine_and_handled_only_by_the_api(built: Built):
+    """Only the dead-letter routes read, move or delete dead letters; only Catch sends one."""
+    resources = built.sam["Resources"]
+    queues = _of_type(built.sam, "AWS::SQS::Queue")
+    dead_letter = {k for k in queues if k.endswith("DeadLetterQueue")}
+    source_of = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]: name
+        for name, q in queues.items()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    api_role = next(spec.role_id for spec in FUNCTIONS if spec.chalice_name == API_HANDLER)
+    machine_role = resources["PipelineStateMachine"]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    handled: set[str] = set()
+    api_may: dict[str, set[str]] = {}
+    for role_id, role in _of_type(built.sam, "AWS::IAM::Role").items():
+        for statement in _statements(role):
+            actions = set(_as_list(statement["Action"]))
+            for queue in _queue_ids(statement) & dead_letter:
+                if role_id == machine_role:
+                    assert actions == {"sqs:SendMessage"}, (queue, actions)
+                    continue
+                assert role_id == api_role, f"{role_id} may {sorted(actions)} on {queue}"
+                assert actions <= DEAD_LETTER_ACTIONS, (queue, actions - DEAD_LETTER_ACTIONS)
+                handled.add(queue)
+            if role_id == api_role:
+                for queue in _queue_ids(statement):
+                    api_may.setdefault(queue, set()).update(actions)
+    assert handled == dead_letter, f"no route can handle {dead_letter - handled}"
+    for queue in dead_letter:
+        if MOVE_TASK_ACTIONS & api_may[queue]:
+            # A message move task needs a source queue to move to, and may send to it.
+            assert queue in source_of, f"{queue} is no queue's dead-letter queue"
+            assert "sqs:SendMessage" in api_may.get(source_of[queue], set()), queue
+
+
+def _queue_ids(statement: dict[str, Any]) -> set[str]:
+    return {
+        target["Fn::GetAtt"][0]
+        for target in _as_list(statement["Resource"])
+        if isinstance(target, dict) and "Fn::GetAtt" in target
+    }
 
 
 def test_queue_consumers_report_partial_batches_and_fit_the_visibility_timeout(built: Built):

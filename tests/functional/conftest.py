@@ -144,6 +144,14 @@ class Pipeline:
             items.extend(response["Items"])
         return items
 
+    def batch_items(self) -> list[dict[str, Any]]:
+        """The batches table's items of batches (not the audit trail's nor the cost total's)."""
+        return [
+            item
+            for item in self.table_items("BatchesTableName")
+            if not str(item["batch_id"]).startswith("~")
+        ]
+
     def object_keys(self, output: str, prefix: str = "") -> list[str]:
         s3 = self.aws["s3"]
         pages = s3.get_paginator("list_objects_v2").paginate(

@@ -204,7 +204,7 @@ def test_same_idempotency_key_with_another_body_is_409(pipeline: Pipeline):
 
     assert answer.status_code == 409
     assert answer.json_body["code"] == "idempotency_conflict"
-    assert len(pipeline.table_items("BatchesTableName")) == 1
+    assert len(pipeline.batch_items()) == 1
 
 
 def test_batches_are_listed_newest_first_page_by_page(pipeline: Pipeline):

@@ -168,10 +168,10 @@ def test_tracing_follows_powertools_rule(
 def test_the_starter_counts_started_and_failed_messages(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    def start(record: Any) -> str:
+    def start(record: Any) -> tuple[str | None, bool]:
         if record.body == "bad":
             raise ValueError("not a batch")
-        return "arn"
+        return None, False
 
     monkeypatch.setattr(starter, "_start_from_record", start)
     records = [
