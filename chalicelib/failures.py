@@ -252,6 +252,7 @@ def _reject_groups(batch: BatchView, ctx: PipelineContext) -> list[FailureItem]:
             else FailureState.OPEN
         )
         message = next(r["message"] for r in members[0]["reasons"] if r["field"] == field)
+        mark = next((m["handled"] for m in members if m.get("handled")), None)
         items.append(
             FailureItem(
                 kind=FailureKind.REJECTS,
@@ -266,6 +267,7 @@ def _reject_groups(batch: BatchView, ctx: PipelineContext) -> list[FailureItem]:
                 count=len(members),
                 partial=partial,
                 lines=[int(m["line"]) for m in members[:_SAMPLE_LINES]],
+                handled=mark,
             )
         )
     return items

@@ -1,7 +1,9 @@
 // The Sluice HTTP API, as the dashboard uses it.
 //
 // Every request sends the signed-in key as a bearer token. A 401 (or a 403 on a read)
-// means the key is no good: the app clears it and goes back to sign-in.
+// means the key is no good: the app clears it and goes back to sign-in. The routes that
+// act on failures (and the reads that only serve them) need an admin key: a 403 there
+// means the key lacks the scope, so it is shown as such and the key is kept.
 
 import { API_BASE_URL } from "../config.js";
 
@@ -19,6 +21,8 @@ export class ApiError extends Error {
     this.code = body && typeof body.code === "string" ? body.code : null;
     this.details = body && Array.isArray(body.details) ? body.details : [];
     this.auth = false;
+    // The key is fine but may not call this route (it lacks the admin scope).
+    this.scope = false;
   }
 }
 
@@ -66,7 +70,7 @@ function url(path, query) {
   return `${BASE}${path}${suffix ? `?${suffix}` : ""}`;
 }
 
-async function request(method, path, { query, body, headers, signal, key, reportAuthFailure = true } = {}) {
+async function request(method, path, { query, body, headers, signal, key, reportAuthFailure = true, adminOnly = false } = {}) {
   const token = key ?? getKey();
   const response = await fetch(url(path, query), {
     method,
@@ -80,7 +84,8 @@ async function request(method, path, { query, body, headers, signal, key, report
   if (!response.ok) {
     const error = new ApiError(response.status, data, `${method} ${path} answered HTTP ${response.status}`);
     // A write may be refused for lack of permission (403) with a key that still reads fine.
-    error.auth = response.status === 401 || (response.status === 403 && method === "GET");
+    error.auth = response.status === 401 || (response.status === 403 && method === "GET" && !adminOnly);
+    error.scope = response.status === 403 && !error.auth;
     if (error.auth && reportAuthFailure) authFailureHandler(error);
     throw error;
   }
@@ -161,4 +166,63 @@ export async function getChunk(batchId, index, { signal } = {}) {
 
 export async function listDatasets({ signal } = {}) {
   return (await request("GET", "/datasets", { signal })).data;
+}
+
+/** The key's usage across every batch: `{cost, batches}` (cost as in a batch's `cost`). */
+export async function getUsage({ signal } = {}) {
+  return (await request("GET", "/usage", { signal, adminOnly: true })).data;
+}
+
+// ------------------------------------------------------------------ acting on failures
+
+function jsonBody(value) {
+  return { body: JSON.stringify(value), headers: { "Content-Type": "application/json" } };
+}
+
+/**
+ * Run a failed batch again (POST /batches/{id}/retry): the chosen chunks, or every failed one.
+ * Answers `{batch_id, run, kind, execution_name, chunks, status_url}`.
+ */
+export async function retryBatch(batchId, { chunks = null, signal } = {}) {
+  return (await request("POST", `${batchPath(batchId)}/retry`, { ...jsonBody(chunks ? { chunks } : {}), signal })).data;
+}
+
+/**
+ * Replay edited rejects of a batch into a child batch (POST /batches/{id}/replay).
+ * `records` is `[{line, values}]`; a 422 `still_invalid` carries `[{line, reasons}]` in its details.
+ */
+export async function replayRecords(batchId, { records, partial = false, idempotencyKey = null, signal } = {}) {
+  const { body, headers } = jsonBody({ records, partial });
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  return (await request("POST", `${batchPath(batchId)}/replay`, { body, headers, signal })).data;
+}
+
+/** The whole story of one source line of a batch (GET /batches/{id}/records/{line}). */
+export async function getRecordLineage(batchId, line, { signal } = {}) {
+  return (await request("GET", `${batchPath(batchId)}/records/${encodeURIComponent(String(line))}`, { signal })).data;
+}
+
+/** One page of the failure inbox, newest first: `{items, next}`. */
+export async function listFailures({ dataset = null, batch = null, rule = null, state = null, limit = 100, next = null, signal } = {}) {
+  return (await request("GET", "/failures", { query: { dataset, batch, rule, state, limit, next }, signal, adminOnly: true })).data;
+}
+
+/** Mark inbox items (`[{kind, id}]`) handled, with a note: `{handled}`. */
+export async function handleFailures(items, note, { signal } = {}) {
+  return (await request("POST", "/failures/handle", { ...jsonBody({ items, note }), signal })).data;
+}
+
+/** The messages in the ingest and pipeline dead-letter queues (peeked, not taken). */
+export async function listDeadLetters({ signal } = {}) {
+  return (await request("GET", "/dead-letters", { signal, adminOnly: true })).data;
+}
+
+/** Move dead letters back to their source queue: `{results: [{message_id, outcome, reason}]}`. */
+export async function redriveDeadLetters({ queue = null, messageIds = null, signal } = {}) {
+  return (await request("POST", "/dead-letters/redrive", { ...jsonBody({ queue, message_ids: messageIds }), signal })).data;
+}
+
+/** Discard chosen dead letters, with a note of why. */
+export async function discardDeadLetters({ messageIds, note = null, signal } = {}) {
+  return (await request("DELETE", "/dead-letters", { ...jsonBody({ message_ids: messageIds, note }), signal })).data;
 }

@@ -1,23 +1,27 @@
 // The dashboard shell: hash routing, the signed-in session and the live-status line.
 //
-// Routes: #/ (overview), #/batches/<id>, #/ingest, #/failures, #/signin. Each view is a
+// Routes: #/ (overview), #/batches/<id>, #/batches/<id>/records/<line> (one record's
+// lineage), #/ingest, #/failures[?filters] (the failure inbox), #/signin. Each view is a
 // function (container, params) → cleanup that owns its polling.
 
 import { clearKey, getKey, onAuthFailure } from "./api.js";
 import { formatClock } from "./format.js";
 import { onPollStatus } from "./poller.js";
 import { mountBatch } from "./views/batch/index.js";
-import { mountFailures } from "./views/failures.js";
+import { mountInbox } from "./views/inbox/index.js";
 import { mountIngest } from "./views/ingest.js";
 import { mountOverview } from "./views/overview.js";
+import { mountRecord } from "./views/record.js";
 import { mountSignIn } from "./views/signin.js";
 
 const ROUTES = [
   { name: "signin", pattern: /^#\/signin$/, mount: mountSignIn, title: "Sign in", public: true },
   { name: "overview", pattern: /^#\/?$/, mount: mountOverview, title: "Overview" },
   { name: "batch", pattern: /^#\/batches\/([^/?#]+)$/, mount: mountBatch, title: "Batch" },
+  { name: "record", pattern: /^#\/batches\/([^/?#]+)\/records\/(\d+)$/, mount: mountRecord, title: "Record" },
   { name: "ingest", pattern: /^#\/ingest$/, mount: mountIngest, title: "Ingest" },
-  { name: "failures", pattern: /^#\/failures$/, mount: mountFailures, title: "Failures" },
+  // The inbox keeps its filters in the query (so a link or a reload shows the same items).
+  { name: "failures", pattern: /^#\/failures(?:\?([^#]*))?$/, mount: mountInbox, title: "Failures", rawParams: true },
 ];
 
 const main = document.getElementById("main");
@@ -37,7 +41,7 @@ let unmount = null;
 function matchRoute(hash) {
   for (const route of ROUTES) {
     const match = route.pattern.exec(hash);
-    if (match) return { route, params: match.slice(1).map((part) => decodeURIComponent(part)) };
+    if (match) return { route, params: match.slice(1).map((part) => (part === undefined ? "" : route.rawParams ? part : decodeURIComponent(part))) };
   }
   return null;
 }

@@ -1,7 +1,7 @@
 // Small pieces every view uses: status badges, progress bars, panels, tables, messages.
 
 import { h } from "./dom.js";
-import { formatBytes, formatDuration, formatInt, formatPercent, formatRate, formatValue } from "./format.js";
+import { formatBytes, formatDuration, formatInt, formatPercent, formatRate, formatUsd, formatValue } from "./format.js";
 
 export const TERMINAL = new Set(["SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"]);
 
@@ -150,6 +150,117 @@ export function facts(pairs, { className = null } = {}) {
     "dl",
     { class: ["facts", className] },
     pairs.filter(Boolean).map(([term, value, valueClass]) => h("div", { class: "fact" }, h("dt", null, term), h("dd", { class: valueClass }, value))),
+  );
+}
+
+/** The lineage view of one source line of a batch. */
+export function recordHref(batchId, line) {
+  return `#/batches/${encodeURIComponent(String(batchId))}/records/${encodeURIComponent(String(line))}`;
+}
+
+/** A link to one record's lineage view; `label` defaults to "line N". */
+export function recordLink(batchId, line, { label = null, className = null } = {}) {
+  return h(
+    "a",
+    { href: recordHref(batchId, line), class: ["record-link", className], "data-record-link": `${batchId}:${line}`, title: `The whole story of line ${line}` },
+    label ?? `line ${formatInt(Number(line))}`,
+  );
+}
+
+/** An execution's name: the last part of its ARN ("…:execution:sm:<name>"). */
+export function executionName(arn) {
+  if (!arn) return null;
+  return String(arn).split(":").at(-1);
+}
+
+// An inbox item's state: the word, a glyph and a tone.
+const FAILURE_STATE = {
+  open: { label: "Open", glyph: "●", tone: "danger" },
+  retried: { label: "Retried", glyph: "↻", tone: "info" },
+  replayed: { label: "Replayed", glyph: "↪", tone: "success" },
+  handled: { label: "Handled", glyph: "✓", tone: "neutral" },
+};
+
+export function failureStateBadge(state) {
+  return badge(FAILURE_STATE[state] ?? { label: String(state ?? "Unknown"), glyph: "?", tone: "neutral" }, state);
+}
+
+const COST_SERVICES = [
+  ["stepfunctions", "Step Functions"],
+  ["lambda", "Lambda"],
+  ["s3", "S3"],
+  ["dynamodb", "DynamoDB"],
+  ["sqs", "SQS"],
+  ["sns", "SNS"],
+];
+
+// The calls counted for a cost, by the API's name for each; any other figure is shown by its own name.
+const USAGE_LABELS = {
+  state_transitions: "State transitions",
+  lambda_invocations: "Lambda requests",
+  lambda_gb_seconds: "Lambda GB-seconds",
+  s3_requests: "S3 requests",
+  s3_put_requests: "S3 PUT requests",
+  s3_get_requests: "S3 GET requests",
+  dynamodb_write_units: "DynamoDB write units",
+  dynamodb_read_units: "DynamoDB read units",
+  sqs_requests: "SQS requests",
+  sns_publishes: "SNS publishes",
+};
+
+function usageFigure(value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return formatValue(value);
+  return Number.isInteger(value) ? formatInt(value) : value.toFixed(2);
+}
+
+/**
+ * What a batch (or everything) cost at AWS list prices: the total, a bar per service, the
+ * calls counted, and what is estimated rather than counted. `cost` is the API's `cost` object.
+ */
+export function costBreakdown(cost) {
+  if (!cost) return emptyState("No cost has been counted for this batch yet.");
+  const byService = cost.by_service ?? {};
+  const total = typeof cost.total_usd === "number" ? cost.total_usd : 0;
+  const known = new Set(COST_SERVICES.map(([key]) => key));
+  const services = [...COST_SERVICES, ...Object.keys(byService).filter((key) => !known.has(key)).map((key) => [key, key])];
+  const largest = Math.max(0, ...services.map(([key]) => Number(byService[key]) || 0));
+  const estimated = Array.isArray(cost.estimated) ? cost.estimated.map(formatValue) : [];
+  const usage = Object.entries(cost.usage ?? {});
+  return h(
+    "div",
+    { class: "cost" },
+    h(
+      "div",
+      { class: "cost-total" },
+      h("span", { class: "cost-total-label" }, "Total at AWS list prices"),
+      h("span", { class: "cost-total-value", "data-cost-total": String(total) }, formatUsd(total)),
+      h("span", { class: "hint" }, [cost.region ? formatValue(cost.region) : null, cost.prices_recorded ? `prices of ${formatValue(cost.prices_recorded)}` : null].filter(Boolean).join(" · ")),
+    ),
+    h(
+      "ul",
+      { class: "cost-services", "aria-label": "Cost by service" },
+      services.map(([key, label]) => {
+        const value = Number(byService[key]) || 0;
+        return h(
+          "li",
+          { class: "cost-service", "data-service": key },
+          h("span", { class: "cost-service-name" }, label),
+          h("span", { class: "cost-bar", "aria-hidden": "true" }, h("span", { class: "cost-bar-fill", style: { width: `${largest > 0 ? (value / largest) * 100 : 0}%` } })),
+          h("span", { class: "cost-service-value" }, formatUsd(value)),
+        );
+      }),
+    ),
+    usage.length
+      ? h(
+          "details",
+          { class: "cost-details" },
+          h("summary", null, "Calls counted"),
+          facts(usage.map(([key, value]) => [USAGE_LABELS[key] ?? key.replaceAll("_", " "), usageFigure(value)])),
+        )
+      : null,
+    estimated.length
+      ? h("details", { class: "cost-details" }, h("summary", null, "What is estimated"), h("ul", { class: "cost-estimated-list" }, estimated.map((text) => h("li", null, text))))
+      : null,
   );
 }
 

@@ -108,3 +108,13 @@ export function formatBytes(bytes) {
 export function formatRate(bytesPerSecond) {
   return typeof bytesPerSecond === "number" && Number.isFinite(bytesPerSecond) && bytesPerSecond > 0 ? `${formatBytes(bytesPerSecond)}/s` : "—";
 }
+
+const dollars = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const cents = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", maximumSignificantDigits: 3 });
+
+/** US dollars: "$1.24", and small amounts to three significant digits, "$0.00412" (not "$0.00"). */
+export function formatUsd(value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "—";
+  if (value === 0) return dollars.format(0);
+  return Math.abs(value) >= 1 ? dollars.format(value) : cents.format(value);
+}

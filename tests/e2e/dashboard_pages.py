@@ -7,17 +7,21 @@ errors) is what the tests assert on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import requests
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Dialog, Error, Page, ViewportSize
+    from collections.abc import Iterator
+
+    from playwright.sync_api import Browser, Dialog, Error, Page, ViewportSize
 
 CHROMIUM_PATH = Path(os.environ.get("SLUICE_CHROMIUM", "/usr/bin/chromium"))
 # Debian's Chromium, never Playwright's download (`playwright install` fails on this network).
@@ -37,6 +41,25 @@ VIEWPORTS: dict[str, ViewportSize] = {
 }
 TERMINAL = ("SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED")
 HTTP_TIMEOUT_S = 30
+UI_TIMEOUT_MS = 15_000
+
+
+@contextlib.contextmanager
+def launch_chromium() -> Iterator[Browser]:
+    """Run Debian's Chromium headless until the block ends (failing clearly when it is missing)."""
+    if not CHROMIUM_PATH.is_file():
+        pytest.fail(
+            f"no Chromium at {CHROMIUM_PATH}: install Debian's (`apt-get install -y chromium`) "
+            "or point SLUICE_CHROMIUM at one; never `playwright install`"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @dataclass
@@ -109,6 +132,16 @@ class Dashboard:
         """No alert/confirm/prompt opened and no script error escaped."""
         assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
         assert self.page_errors == [], f"uncaught errors in the page: {self.page_errors}"
+
+
+def open_dashboard(
+    browser: Browser, api: str, viewport: str = "laptop", timeout_ms: int = UI_TIMEOUT_MS
+) -> Dashboard:
+    """A fresh browser context (no key stored) on the dashboard at one of ``VIEWPORTS``."""
+    context = browser.new_context(viewport=VIEWPORTS[viewport], locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    return Dashboard(page=page, base_url=f"{api}/dashboard/", viewport=viewport)
 
 
 @dataclass(frozen=True)

@@ -548,9 +548,9 @@ def test_markup_in_a_record_is_shown_as_text_and_never_runs(
     rejected.get_by_role("button", name=re.compile("Line 2")).click()
     expect(rejected.locator("[data-lineage-of='rejected:2']")).to_contain_text("not reached")
 
-    dashboard.open("#/failures")
+    dashboard.open(f"#/failures?batch={hostile_batch['batch_id']}")
     expect(
-        page.locator("#rejected-records").get_by_text(XSS_FIELD, exact=True).first
+        page.locator("[data-region='inbox']").get_by_text(XSS_FIELD, exact=True).first
     ).to_be_visible()
 
     assert page.locator("main img, main [onerror], main [onload]").count() == 0
@@ -601,15 +601,16 @@ def test_failures_filters_rejected_records_by_rule(
 ):
     page = dashboard.page
     dashboard.sign_in(api_token)
-    dashboard.open("#/failures")
-    rules = page.get_by_label("Rule")
+    dashboard.open(f"#/failures?batch={posted_batch['batch_id']}")
+    rules = page.get_by_label("Rule", exact=True)
     expect(rules.locator("option", has_text="unknown_carrier")).to_have_count(1)
-    rows = page.locator("#rejected-records tbody tr")
+    rows = page.locator("[data-region='inbox'] tbody tr[data-item-key]")
     expect(rows.first).to_be_visible()
     everything = rows.count()
 
     rules.select_option(value="unknown_carrier")
-    expect(page.locator("#rejects-count")).to_contain_text("Showing")
+    expect(page).to_have_url(re.compile(r"rule=unknown_carrier"))
+    expect(rows.first).to_have_attribute("data-item-rule", "unknown_carrier")
     filtered = rows.count()
     assert 0 < filtered < everything
     for index in range(filtered):
@@ -637,7 +638,7 @@ def test_every_view_fits_the_screen_at_laptop_and_phone_width(
         views = {
             "overview": ("#/", "#newest tr[data-batch]"),
             "ingest": ("#/ingest", "#ingest-json"),
-            "failures": ("#/failures", "#rejected-records tbody tr"),
+            "failures": ("#/failures?state=", "[data-region='inbox'] tbody tr"),
             "batch": (
                 f"#/batches/{posted_batch['batch_id']}",
                 "[data-region='processed'] tbody tr",

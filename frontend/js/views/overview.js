@@ -1,7 +1,8 @@
-// Overview: totals, running batches' stage progress, throughput, the stage funnel, the
-// newest batches and the recent pipeline events, refreshed by polling the batch list.
+// Overview: totals (and what everything cost, from GET /usage), running batches' stage
+// progress, throughput, the stage funnel, the newest batches and the recent pipeline
+// events, refreshed by polling the batch list.
 
-import { getBatch, listRecentBatches } from "../api.js";
+import { getBatch, getUsage, listRecentBatches } from "../api.js";
 import { funnel, throughputChart, throughputSeries } from "../charts.js";
 import {
   TERMINAL,
@@ -18,7 +19,7 @@ import {
   table,
 } from "../components.js";
 import { h, renderIfChanged } from "../dom.js";
-import { durationBetween, formatAgo, formatBytes, formatClock, formatDuration, formatInt, parseTime } from "../format.js";
+import { durationBetween, formatAgo, formatBytes, formatClock, formatDuration, formatInt, formatUsd, formatValue, parseTime } from "../format.js";
 import { Poller } from "../poller.js";
 
 const REFRESH_MS = 5_000;
@@ -26,6 +27,8 @@ const PAGES = 3;
 const MAX_RUNNING_DETAILS = 8;
 const NEWEST_ROWS = 15;
 const EVENT_ROWS = 10;
+// What everything cost changes with every batch, but it is a sum over all of them: less often.
+const USAGE_EVERY_MS = 15_000;
 
 export const STAGES = [
   { key: "validate", label: "Validate" },
@@ -78,7 +81,17 @@ function funnelStages(batches, details) {
   ];
 }
 
-function renderTotals(sum, complete) {
+function costCard(usage) {
+  if (!usage) return null;
+  const cost = usage.cost ?? {};
+  const hint = [
+    typeof usage.batches === "number" ? `${formatInt(usage.batches)} batches` : null,
+    cost.prices_recorded ? `AWS list prices of ${formatValue(cost.prices_recorded)}` : "AWS list prices",
+  ].filter(Boolean).join(" · ");
+  return statCard({ id: "cost", label: "Cost so far", value: formatUsd(cost.total_usd), hint });
+}
+
+function renderTotals(sum, complete, usage = null) {
   return h(
     "div",
     { class: "stats" },
@@ -87,6 +100,7 @@ function renderTotals(sum, complete) {
     statCard({ id: "processed", label: "Processed", value: formatInt(sum.processed), tone: "success" }),
     statCard({ id: "rejected", label: "Rejected", value: formatInt(sum.rejected), tone: "warning", hint: sum.failed ? `${formatInt(sum.failed)} failed` : null }),
     statCard({ id: "failed-batches", label: "Failed batches", value: formatInt(sum.failedBatches), tone: sum.failedBatches ? "danger" : null }),
+    costCard(usage),
   );
 }
 
@@ -260,6 +274,18 @@ export function mountOverview(container) {
   );
 
   let lastSeries = null;
+  const usage = { value: null, at: 0, unavailable: false };
+  const loadUsage = async (signal) => {
+    if (usage.unavailable || Date.now() - usage.at < USAGE_EVERY_MS) return;
+    try {
+      usage.value = await getUsage({ signal });
+    } catch (error) {
+      if (error?.auth || error?.name === "AbortError") throw error;
+      // A key without the scope, or an API without the route: the overview goes on without it.
+      if (error?.scope || error?.status === 404) usage.unavailable = true;
+    }
+    usage.at = Date.now();
+  };
   const drawChart = () => {
     const width = Math.max(280, Math.min(960, Math.round(chartRegion.clientWidth || 720)));
     renderIfChanged(chartRegion, [lastSeries, width], () => throughputChart(lastSeries, width));
@@ -274,7 +300,7 @@ export function mountOverview(container) {
   const poller = new Poller(async (signal) => {
     let listing;
     try {
-      listing = await listRecentBatches({ pages: PAGES, signal });
+      [listing] = await Promise.all([listRecentBatches({ pages: PAGES, signal }), loadUsage(signal)]);
     } catch (error) {
       if (!error?.auth && error?.name !== "AbortError") {
         renderIfChanged(problem, ["error", error.message], () => h("p", { class: "alert alert-danger", role: "alert" }, `Could not load batches: ${error.message}`));
@@ -296,7 +322,7 @@ export function mountOverview(container) {
     );
     const now = Date.now();
     const minute = Math.floor(now / 60_000);
-    renderIfChanged(totalsRegion, [totals(batches), complete], () => renderTotals(totals(batches), complete));
+    renderIfChanged(totalsRegion, [totals(batches), complete, usage.value], () => renderTotals(totals(batches), complete, usage.value));
     lastSeries = throughputSeries(batches, now);
     drawChart();
     const stages = funnelStages(batches, details);

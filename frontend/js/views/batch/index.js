@@ -1,14 +1,14 @@
-// One batch: counts, chunk progress, stages, timings, its chunks from the ledger, its
-// execution drawn as a graph, its rejected and processed records, and one record's
-// lineage. Polls while the batch is in flight (or while its upload has not arrived) and
+// One batch: counts, chunk progress, its runs (with Retry), the batches it was replayed
+// from or into, stages, timings, what it cost, its chunks from the ledger, its execution
+// drawn as a graph, its rejected and processed records, and one record's lineage. Polls while the batch is in flight (or while its upload has not arrived) and
 // stops once both the batch and its execution have finished.
 //
 // Each refresh reads the batch (one item, however many chunks); the chunk page, the
 // execution and the records only when what they show can have changed, and no more often
 // than their own intervals.
 
-import { getBatch, getChunk, getChunks, getExecution, getRecords } from "../../api.js";
-import { TERMINAL, chunkSummary, emptyState, errorBox, pageHeader, panel, statusBadge } from "../../components.js";
+import { getBatch, getChunk, getChunks, getExecution, getRecords, retryBatch } from "../../api.js";
+import { TERMINAL, chunkSummary, costBreakdown, emptyState, errorBox, pageHeader, panel, statusBadge } from "../../components.js";
 import { h, renderIfChanged, replace } from "../../dom.js";
 import { formatInt } from "../../format.js";
 import { executionGraph } from "../../graph.js";
@@ -17,6 +17,7 @@ import { uploadFor } from "../../upload.js";
 import { CHUNK_FILTERS, CHUNK_PAGE, emptyChunkList, nextToken, renderChunkDetail, renderChunkTable, visibleChunks } from "./chunks.js";
 import { firstFailingState, renderEvents, renderStateDetails, renderStateTable } from "./execution.js";
 import { renderProcessed, renderRejected } from "./records.js";
+import { renderReplayLinks, renderRetryAction, renderRetryOutcome, renderRuns } from "./runs.js";
 import { progressKey, renderCounts, renderError, renderPending, renderProgress, renderStages, renderTimings } from "./summary.js";
 
 const REFRESH_MS = 1_500;
@@ -50,6 +51,8 @@ export function mountBatch(container, { params }) {
     extraLooks: 0,
     chunks: emptyChunkList(),
     chunk: null,
+    retrying: false,
+    retryOutcome: null,
   };
 
   const headerRegion = h("div", { class: "region" });
@@ -60,6 +63,11 @@ export function mountBatch(container, { params }) {
   const progressRegion = h("div", { class: "region" });
   const stagesRegion = h("div", { class: "region" });
   const timingsRegion = h("div", { class: "region" });
+  const replayRegion = h("div", { class: "region", "data-region": "replays" });
+  const runsRegion = h("div", { class: "region", "data-region": "runs" });
+  const retryRegion = h("div", { class: "region" });
+  const retryOutcomeRegion = h("div", { class: "region", "aria-live": "polite" });
+  const costRegion = h("div", { class: "region", "data-region": "cost" });
   const filterSelect = h("select", { id: "chunk-filter", class: "input select" });
   const chunkFilterRegion = h("div", { class: "filter" }, h("label", { for: "chunk-filter", class: "label label-inline" }, "Show"), filterSelect);
   const chunksRegion = h("div", { class: "region", "data-region": "chunks" });
@@ -69,22 +77,34 @@ export function mountBatch(container, { params }) {
   const stateTableRegion = h("div", { class: "region" });
   const historyRegion = h("div", { class: "region" });
   const rejectedRegion = h("div", { class: "region", "data-region": "rejected" });
+  const inboxLink = h(
+    "a",
+    { href: `#/failures?batch=${encodeURIComponent(batchId)}`, class: "button button-quiet", "data-action": "open-inbox", hidden: true },
+    "Fix and replay in the inbox →",
+  );
   const processedRegion = h("div", { class: "region", "data-region": "processed" });
   const batchSections = h(
     "div",
     { class: "view-batch-body", hidden: true },
+    replayRegion,
     countsRegion,
     errorRegion,
+    panel({ title: "Runs", id: "runs", actions: retryRegion }, retryOutcomeRegion, runsRegion),
     panel({ title: "Chunks", id: "chunks", actions: chunkFilterRegion }, progressRegion, chunksRegion, chunkDetailRegion),
     panel({ title: "Stages", id: "stages" }, stagesRegion),
-    panel({ title: "Timings and source", id: "timings" }, timingsRegion),
+    h(
+      "div",
+      { class: "grid grid-2-1" },
+      panel({ title: "Timings and source", id: "timings" }, timingsRegion),
+      panel({ title: "Cost", id: "cost" }, costRegion),
+    ),
     panel(
       { title: "Execution", id: "execution" },
       h("div", { class: "graph-layout" }, graphRegion, h("aside", { class: "graph-side", "aria-label": "Selected state" }, detailsRegion)),
       stateTableRegion,
       historyRegion,
     ),
-    panel({ title: "Rejected records", id: "rejected" }, rejectedRegion),
+    panel({ title: "Rejected records", id: "rejected", actions: inboxLink }, rejectedRegion),
     panel({ title: "Processed records", id: "processed" }, processedRegion),
   );
 
@@ -372,6 +392,40 @@ export function mountBatch(container, { params }) {
     renderIfChanged(pendingRegion, null, () => []);
   };
 
+  // ------------------------------------------------------------------ retry
+
+  const renderRetry = () => {
+    renderIfChanged(retryRegion, [state.batch?.status, state.batch?.chunks, state.retrying], () => renderRetryAction(state.batch, { busy: state.retrying }));
+    renderIfChanged(retryOutcomeRegion, [state.retryOutcome?.accepted ?? null, state.retryOutcome?.error?.message ?? null], () => renderRetryOutcome(state.retryOutcome));
+  };
+
+  const retry = async () => {
+    if (state.retrying) return;
+    state.retrying = true;
+    state.retryOutcome = null;
+    renderRetry();
+    try {
+      state.retryOutcome = { accepted: await retryBatch(batchId) };
+      // A new run: its execution, chunks and records are read afresh, and the page follows it.
+      Object.assign(state, { execution: null, executionError: null, executionKey: null, executionAt: 0, recordsKey: null, extraLooks: 0, autoSelected: false, selectedState: null });
+      state.chunks = emptyChunkList(state.chunks.filter);
+      state.chunk = null;
+    } catch (error) {
+      state.retryOutcome = { error };
+    } finally {
+      state.retrying = false;
+    }
+    renderRetry();
+    if (state.retryOutcome.accepted) {
+      if (poller.stopped) poller.start();
+      else poller.refresh();
+    }
+  };
+
+  retryRegion.addEventListener("click", (event) => {
+    if (event.target instanceof Element && event.target.closest("[data-action='retry-batch']")) retry();
+  });
+
   const poller = new Poller(async (signal) => {
     let batch;
     try {
@@ -405,7 +459,12 @@ export function mountBatch(container, { params }) {
         backLink(),
       ),
     );
+    renderIfChanged(replayRegion, [batch.replay_of ?? null, batch.replays ?? []], () => renderReplayLinks(batch));
     renderIfChanged(countsRegion, [batch.counts, batch.chunks, batch.chunks_total, batch.chunks_failed], () => renderCounts(batch));
+    renderIfChanged(runsRegion, [batch.runs ?? [], batch.execution_arn], () => renderRuns(batch));
+    renderRetry();
+    inboxLink.hidden = !(batch.counts?.rejected > 0 || batch.status === "FAILED");
+    renderIfChanged(costRegion, [batch.cost ?? null], () => costBreakdown(batch.cost ?? null));
     renderIfChanged(errorRegion, [batch.error], () => renderError(batch));
     renderIfChanged(progressRegion, progressKey(batch), () => renderProgress(batch));
     renderIfChanged(stagesRegion, [batch.stages, batch.chunks], () => renderStages(batch));

@@ -1,9 +1,10 @@
-// A batch's records: the rejected ones with their reasons and raw values, the processed
-// (enriched) ones, and one record's lineage back to its source line.
+// A batch's records: the rejected ones with their reasons and raw values (and whether
+// they were replayed or handled since), the processed (enriched) ones, and one record's
+// lineage back to its source line, with a link to its whole story.
 
-import { emptyState, errorBox, facts, rawValues, reasonsList, table } from "../../components.js";
+import { batchLink, emptyState, errorBox, facts, rawValues, reasonsList, recordLink, table } from "../../components.js";
 import { h } from "../../dom.js";
-import { formatDuration, formatInt, formatPrecise, formatUtc, formatValue, parseTime } from "../../format.js";
+import { formatDateTime, formatDuration, formatInt, formatPrecise, formatUtc, formatValue, parseTime } from "../../format.js";
 
 const LINEAGE_STAMPS = [
   ["validated_at", "Validated"],
@@ -28,6 +29,24 @@ function delayBadge(category) {
 }
 
 const lineOf = (item) => String(item.lineage?.line ?? item.line);
+const batchOf = (item) => item.lineage?.batch_id ?? item.batch_id;
+
+/** What became of a reject since: replayed into a child batch, or marked handled. */
+function rejectFate(item) {
+  const replayed = item.replayed_to;
+  const handled = item.handled;
+  if (!replayed && !handled) return null;
+  return h(
+    "span",
+    { class: "reject-fate" },
+    replayed
+      ? h("span", { class: "cell-sub", "data-replayed-to": formatValue(replayed.batch_id) }, "replayed into ", batchLink(replayed.batch_id, { short: true }))
+      : null,
+    handled
+      ? h("span", { class: "cell-sub", "data-handled-by": formatValue(handled.by) }, `handled by ${formatValue(handled.by)} · ${formatDateTime(handled.at)}${handled.note ? ` · “${formatValue(handled.note)}”` : ""}`)
+      : null,
+  );
+}
 
 function lineageButton(item, kind, label, expanded) {
   const line = lineOf(item);
@@ -67,7 +86,13 @@ export function renderRejected(page, { loading, error, selected }) {
       h(
         "tr",
         { "data-line": lineOf(item), class: expanded ? "is-selected" : null },
-        h("td", null, lineageButton(item, "rejected", `Line ${lineOf(item)}`, expanded)),
+        h(
+          "td",
+          null,
+          lineageButton(item, "rejected", `Line ${lineOf(item)}`, expanded),
+          h("span", { class: "cell-sub" }, recordLink(batchOf(item), lineOf(item), { label: "full lineage →" })),
+          rejectFate(item),
+        ),
         h("td", { class: "cell-reasons" }, reasonsList(item.reasons)),
         h("td", { class: "cell-values" }, rawValues(item)),
       ),
@@ -99,7 +124,12 @@ export function renderProcessed(page, { loading, error, selected }) {
       h(
         "tr",
         { "data-line": lineOf(item), "data-flight": formatValue(record.flight_id), class: expanded ? "is-selected" : null },
-        h("td", null, lineageButton(item, "processed", formatValue(record.flight_id), expanded), h("span", { class: "cell-sub" }, `line ${lineOf(item)}`)),
+        h(
+          "td",
+          null,
+          lineageButton(item, "processed", formatValue(record.flight_id), expanded),
+          h("span", { class: "cell-sub" }, `line ${lineOf(item)} · `, recordLink(batchOf(item), lineOf(item), { label: "full lineage →" })),
+        ),
         h(
           "td",
           null,
@@ -142,7 +172,12 @@ function renderLineage(item, kind) {
   return h(
     "div",
     { class: "lineage", "data-lineage-of": `${kind}:${lineage.line}` },
-    h("h3", { class: "lineage-title" }, "Lineage of ", kind === "processed" ? formatValue(item.record?.flight_id) : `rejected line ${lineage.line}`),
+    h(
+      "div",
+      { class: "lineage-head" },
+      h("h3", { class: "lineage-title" }, "Lineage of ", kind === "processed" ? formatValue(item.record?.flight_id) : `rejected line ${lineage.line}`),
+      recordLink(lineage.batch_id, lineage.line, { label: "The whole story of this line →", className: "button button-quiet" }),
+    ),
     h(
       "div",
       { class: "lineage-body" },
