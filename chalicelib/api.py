@@ -36,6 +36,7 @@ from chalicelib.openapi import openapi_document
 from chalicelib.replay import ReplayRequest, replay
 from chalicelib.retry import RetryRequest, request_retry
 from chalicelib.schemas import (
+    AuditPage,
     ChunkDetail,
     ChunkListing,
     ChunkPage,
@@ -381,6 +382,25 @@ def post_failures_handled() -> Response:
     body = _json_body(HandleRequest, "handle request")
     report = handle(body, actor(api.current_request.context), get_context(), aws.sqs())
     return json_response(report)
+
+
+class AuditQuery(PageQuery):
+    """Query parameters of ``GET /audit``."""
+
+    batch: Annotated[str | None, Field(pattern=BATCH_ID_PATTERN)] = None
+
+
+@api.route("/audit", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
+@api_errors
+def get_audit() -> Response:
+    """The audit trail, newest first: who retried, replayed, redrove, discarded or handled what."""
+    query = _query(AuditQuery)
+    audit = get_context().audit
+    if query.batch is not None:
+        entries, token = audit.for_batch(query.batch, query.limit, query.next)
+    else:
+        entries, token = audit.recent(query.limit, query.next)
+    return json_response(AuditPage(entries=entries, next=token))
 
 
 @api.route("/usage", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)

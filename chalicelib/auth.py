@@ -35,6 +35,7 @@ _OPERATE = [
     AuthRoute("/dead-letters", ["GET", "DELETE"]),
     AuthRoute("/dead-letters/*", ["POST"]),
     AuthRoute("/failures", ["GET"]),
+    AuthRoute("/audit", ["GET"]),
     AuthRoute("/failures/*", ["POST"]),
 ]
 

@@ -21,7 +21,14 @@ from chalicelib.failures import FailurePage, FailureState, HandleReport, HandleR
 from chalicelib.lineage import RecordLineage
 from chalicelib.replay import ReplayAccepted, ReplayRequest
 from chalicelib.retry import RetryAccepted, RetryRequest
-from chalicelib.schemas import ChunkDetail, ChunkPage, DatasetList, PartitionPage, UsageTotal
+from chalicelib.schemas import (
+    AuditPage,
+    ChunkDetail,
+    ChunkPage,
+    DatasetList,
+    PartitionPage,
+    UsageTotal,
+)
 from chalicelib.uploads import UploadRequest, UploadTicket
 from shared.ledger import ChunkStatus
 from shared.models import BatchAccepted, BatchPage, BatchView, ErrorBody, RecordPage
@@ -86,6 +93,7 @@ def openapi_document() -> dict[str, Any]:
                 UsageTotal,
                 FailurePage,
                 HandleReport,
+                AuditPage,
                 DeadLetterList,
                 RedriveReport,
                 DiscardReport,
@@ -260,6 +268,24 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": _json("HandleReport", "How many were marked."),
                         **_errors(400, 403, 422),
+                    },
+                }
+            },
+            "/audit": {
+                "get": {
+                    "summary": "The audit trail, newest first",
+                    "description": (
+                        f"{ADMIN} Every retry, replay, redrive, discard and mark: the action, "
+                        "the key's name, when, what it acted on, the note. `batch` narrows "
+                        "it to one batch."
+                    ),
+                    "parameters": [
+                        {"name": "batch", "in": "query", "schema": {"type": "string"}},
+                        *page,
+                    ],
+                    "responses": {
+                        "200": _json("AuditPage", "A page of the trail."),
+                        **_errors(400, 403),
                     },
                 }
             },

@@ -8,10 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.execution_view import ExecutionView
+from shared.audit import AuditEntry
 from shared.ledger import ChunkEntry, ChunkState
 from shared.pricing import Cost
 
 __all__ = [
+    "AuditPage",
     "ChunkDetail",
     "ChunkListing",
     "ChunkPage",
@@ -102,3 +104,12 @@ class UsageTotal(BaseModel):
 
     cost: Cost
     batches: int = Field(ge=0, description="How many batches the total covers.")
+
+
+class AuditPage(BaseModel):
+    """One page of the audit trail, newest first."""
+
+    model_config = _FROZEN
+
+    entries: list[AuditEntry]
+    next: str | None = None

@@ -308,6 +308,7 @@ def _drive(run: Run) -> None:
     assert run.finish(vanished)["status"] == "FAILED"
     run.get("/failures")
     run.get("/usage")
+    run.get(f"/audit?batch={exploded}")
     handled = run.client.http.post(
         "/failures/handle",
         headers={**run.headers, "Content-Type": "application/json"},

@@ -108,9 +108,9 @@ def test_items_are_marked_handled_retried_and_replayed_and_it_survives_a_reload(
     assert chunk["state"] == "handled"
     assert chunk["handled"]["by"] == "functional tests"
     assert chunk["handled"]["note"] == "known sensor fault"
-    audit = pipeline.get_context_audit(failed["batch_id"])
-    assert [(a.action, a.target, a.note) for a in audit] == [
-        ("handle", f"chunk:{chunk_id}", "known sensor fault")
+    audit = pipeline.get(f"/audit?batch={failed['batch_id']}").json_body["entries"]
+    assert [(a["action"], a["actor"], a["target"], a["note"]) for a in audit] == [
+        ("handle", "functional tests", f"chunk:{chunk_id}", "known sensor fault")
     ]
 
     # Retried to success: the batch and its chunk are "retried" now.
@@ -135,6 +135,11 @@ def test_items_are_marked_handled_retried_and_replayed_and_it_survives_a_reload(
     after = next(i for i in _inbox(pipeline, "?kind=rejects") if i["id"] == group["id"])
     assert after["state"] == "replayed"
 
+    # The whole trail, newest first, across batches: the replay, the retry, the mark.
+    trail = pipeline.get("/audit").json_body["entries"]
+    assert [a["action"] for a in trail] == ["replay", "retry", "handle"]
+    assert trail[0]["batch_id"] == rejected["batch_id"]
+
     unknown = pipeline.post_json(
         "/failures/handle", {"items": [{"kind": "chunk", "id": "nope/3"}], "note": "x"}
     )
@@ -149,6 +154,7 @@ def test_the_inbox_and_its_actions_need_the_admin_scope(pipeline: Pipeline):
     viewer = {"Authorization": f"Bearer {token}"}
 
     assert pipeline.get("/failures", headers=viewer).status_code == 403
+    assert pipeline.get("/audit", headers=viewer).status_code == 403
     assert pipeline.get("/usage", headers=viewer).status_code == 200
     refused = pipeline.client.http.post(
         "/batches/whatever1/retry", headers={**viewer, "Content-Type": "application/json"}
