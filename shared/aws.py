@@ -16,8 +16,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from shared import usage
-from shared.errors import StorageUnavailableError
+from shared import faults, usage
+from shared.errors import AwsRequestError, StorageUnavailableError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -61,6 +61,7 @@ def s3() -> S3Client:
     """Return the process's S3 client."""
     client = boto3.client("s3", config=_S3_CONFIG)
     usage.install(client)
+    faults.install(client)
     return client
 
 
@@ -69,6 +70,7 @@ def dynamodb() -> DynamoDBServiceResource:
     """Return the process's DynamoDB resource (it converts numbers to ``Decimal`` for us)."""
     resource = boto3.resource("dynamodb", config=_CONFIG)
     usage.install(resource.meta.client)
+    faults.install(resource.meta.client)
     return resource
 
 
@@ -77,6 +79,7 @@ def sqs() -> SQSClient:
     """Return the process's SQS client."""
     client = boto3.client("sqs", config=_CONFIG)
     usage.install(client)
+    faults.install(client)
     return client
 
 
@@ -85,6 +88,7 @@ def stepfunctions() -> SFNClient:
     """Return the process's Step Functions client."""
     client = boto3.client("stepfunctions", config=_CONFIG)
     usage.install(client)
+    faults.install(client)
     return client
 
 
@@ -96,18 +100,25 @@ def clear_clients() -> None:
 
 @contextmanager
 def translate_transient_errors() -> Iterator[None]:
-    """Re-raise AWS throttling and server errors as ``StorageUnavailableError``.
+    """Re-raise AWS errors as ours: throttling and server errors as ``StorageUnavailableError``.
 
     The state machine retries ``StorageUnavailableError`` with backoff; any other AWS
-    error passes through unchanged and fails the task.
+    error becomes ``AwsRequestError``, named after its code and operation, and fails the
+    task (the chunk or batch then says what AWS refused, and where).
 
     Raises:
         StorageUnavailableError: AWS answered with a retryable error code.
+        AwsRequestError: AWS refused the request otherwise.
     """
     try:
         yield
     except ClientError as err:
-        code = err.response.get("Error", {}).get("Code", "")
+        error = err.response.get("Error", {})
+        code = error.get("Code", "")
         if code in RETRYABLE_ERROR_CODES:
-            raise StorageUnavailableError(f"AWS is unavailable or throttling: {code}") from err
-        raise
+            raise StorageUnavailableError(
+                f"AWS is unavailable or throttling: {code} on {err.operation_name}"
+            ) from err
+        raise AwsRequestError(
+            code or "ClientError", err.operation_name, error.get("Message", "")[:500]
+        ) from err

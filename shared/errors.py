@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApiRequestError",
+    "AwsRequestError",
     "BatchNotFoundError",
     "ChunkNotFoundError",
     "ChunkObjectMissingError",
@@ -124,6 +125,19 @@ class SourceFormatError(_CodedError):
 
 class UploadMismatchError(_CodedError):
     """An uploaded object is not what its upload declared (size, content type)."""
+
+
+class AwsRequestError(SluiceError):
+    """AWS refused a request for good (not throttling): its error code and operation say why.
+
+    The message starts ``<Code> on <Operation>`` (``ValidationException on BatchWriteItem``),
+    so a failed chunk or batch names its real cause, not a bare ``ClientError``.
+    """
+
+    def __init__(self, code: str, operation: str, message: str) -> None:
+        super().__init__(f"{code} on {operation}: {message}")
+        self.code = code
+        self.operation = operation
 
 
 class InvalidStatePayloadError(SluiceError):

@@ -53,6 +53,10 @@ def outcome_of(batch: BatchView, execution_arn: str) -> BatchOutcome:
         )
     if error is not None:
         status, event = BatchStatus.FAILED, EventType.BATCH_FAILED
+        # Once the batch has failed, whatever is not stored has failed (as the API counts it).
+        counts = counts.model_copy(
+            update={"failed": max(counts.received - counts.processed - counts.rejected, 0)}
+        )
     elif counts.rejected:
         status, event = BatchStatus.COMPLETED_WITH_REJECTS, EventType.BATCH_COMPLETED_WITH_REJECTS
     else:
@@ -93,7 +97,13 @@ def _with_first_chunk_error(outcome: BatchOutcome, ctx: PipelineContext) -> Batc
         return outcome
     first = failed[0].error
     error = outcome.error.model_copy(
-        update={"type": first.type, "code": first.code, "line": first.line, "chunk": first.chunk}
+        update={
+            "type": first.type,
+            "message": f"{first.message} (chunk {first.chunk}); {outcome.error.message}",
+            "code": first.code,
+            "line": first.line,
+            "chunk": first.chunk,
+        }
     )
     return outcome.model_copy(update={"error": error})
 

@@ -1,8 +1,11 @@
 """Validate: check every raw row of a chunk against its dataset's rules.
 
 Valid rows go on as typed records; rejected rows are kept with every reason, so
-records in = valid + rejected for every chunk. The chunk ledger learns that the chunk
-is running, and in which execution (a Map Run child on AWS).
+records in = valid + rejected for every chunk. Before its dataset's rules, every row is
+held to the limits any record must keep (``shared/limits.py``): one oversized or
+malformed record is rejected on its own, with its reason, and never fails its chunk.
+The chunk ledger learns that the chunk is running, and in which execution (a Map Run
+child on AWS).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import utc_now
 from shared.datasets import get_dataset
 from shared.ledger import StageProgress
+from shared.limits import kept_reasons, kept_values, poison_reasons
 from shared.models import (
     ANY_STAGED_RECORD,
     ChunkPayload,
@@ -86,9 +90,16 @@ def validate_rows(
             replay_of=row.origin,
             validated_at=started,
         )
-        result = [row.problem] if row.problem is not None else dataset.validate(row.values)
+        if row.problem is not None:
+            result: Any = [row.problem]
+        else:
+            result = poison_reasons(row.values) or dataset.validate(row.values)
         if isinstance(result, list):
-            rejected.append(RejectedRecord(lineage=lineage, values=row.values, reasons=result))
+            rejected.append(
+                RejectedRecord(
+                    lineage=lineage, values=kept_values(row.values), reasons=kept_reasons(result)
+                )
+            )
         else:
             valid.append(ANY_STAGED_RECORD(lineage=lineage, record=result))
     return valid, rejected

@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 
 from shared.aws import translate_transient_errors
 from shared.datasets import Rejection
-from shared.errors import StorageUnavailableError
+from shared.errors import AwsRequestError, StorageUnavailableError
 from shared.models import Lineage, RejectedRecord
 from shared.records import RejectRepository
 
@@ -53,13 +53,19 @@ def test_throttling_becomes_the_error_the_state_machine_retries(code: str):
             table.get_item(Key={"batch_id": "b", "record_key": "k"})
 
 
-def test_other_aws_errors_pass_through_unchanged():
+def test_other_aws_errors_are_named_after_their_code_and_operation():
     table = _table()
     with Stubber(table.meta.client) as stub:
-        stub.add_client_error("get_item", service_error_code="ValidationException")
+        stub.add_client_error(
+            "get_item", service_error_code="ValidationException", service_message="too big"
+        )
 
-        with pytest.raises(ClientError, match="ValidationException"), translate_transient_errors():
+        with pytest.raises(AwsRequestError) as raised, translate_transient_errors():
             table.get_item(Key={"batch_id": "b", "record_key": "k"})
+
+    assert str(raised.value) == "ValidationException on GetItem: too big"
+    assert (raised.value.code, raised.value.operation) == ("ValidationException", "GetItem")
+    assert isinstance(raised.value.__cause__, ClientError)
 
 
 def test_unprocessed_items_are_written_again_until_none_are_left():
