@@ -36,7 +36,9 @@ from devserver.static import DASHBOARD_PATH, DashboardRequestHandler
 from devserver.usage import USAGE_PATH, MeteredMotoServer, count_transitions, metered
 from devserver.workers import WorkerPool
 from shared import aws
+from shared.faults import FaultPlanError, parse_plan
 from shared.settings import get_settings
+from stages import STATE_FUNCTIONS
 
 STATE_DIR = Path(".sluice-local")
 
@@ -71,6 +73,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Start everything and serve until interrupted."""
     args = _parse(argv)
+    fault_plan = _fault_plan()
     # moto's server logs every request it serves, the poller's long polls included.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto_port = args.moto_port or free_port()
@@ -131,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         f"  AWS usage:  {endpoint}{USAGE_PATH}  (requests counted, priced at list prices)\n"
         "Data lives in memory and is gone when this process stops. Ctrl-C to stop.\n\n"
     )
+    if fault_plan:
+        sys.stdout.write(f"  Faults:     {fault_plan} (SLUICE_FAULTS; faults are injected)\n\n")
     sys.stdout.flush()
     # A stop sent by a supervisor (or `kill`) shuts down as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -143,6 +148,18 @@ def main(argv: list[str] | None = None) -> None:
         if pool is not None:
             pool.shutdown()
         moto.stop()
+
+
+def _fault_plan() -> str | None:
+    """The fault plan the runtime was started with, checked before anything starts."""
+    text = os.environ.get("SLUICE_FAULTS", "").strip()
+    if not text:
+        return None
+    try:
+        parse_plan(text, int(os.environ.get("SLUICE_FAULTS_SEED", "0")), frozenset(STATE_FUNCTIONS))
+    except (FaultPlanError, ValueError) as err:
+        raise SystemExit(f"SLUICE_FAULTS: {err}") from None
+    return text
 
 
 def _admin_token(state_dir: Path, environment: dict[str, str]) -> str:

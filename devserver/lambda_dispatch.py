@@ -20,6 +20,8 @@ from typing import Any
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from devserver.pricing import function_memory_mb
+from devserver.provision import FUNCTION_PREFIX
+from shared.faults import lambda_fault
 from shared.observability import logger
 
 __all__ = [
@@ -64,11 +66,17 @@ def invoke_handler(
 ) -> tuple[bytes, bool]:
     """Call a handler with a JSON body; return the JSON answer and whether it is an error."""
     event = json.loads(body) if body else {}
+    fault = lambda_fault(function_name.removeprefix(FUNCTION_PREFIX))
+    if fault == "error":
+        return _lambda_error("Lambda.ServiceException", "injected fault: the service failed")
     try:
         context = LocalLambdaContext(
             function_name=function_name, memory_limit_in_mb=function_memory_mb(function_name)
         )
         result = handler(event, context)
+        if fault == "timeout":
+            # The work is done, the answer lost: what a timed-out invocation leaves behind.
+            return _lambda_error("Sandbox.Timedout", "injected fault: the task timed out")
     except Exception as err:  # noqa: BLE001 - every failure must reach the state machine as Lambda reports it
         logger.warning(
             "local lambda failed",
@@ -85,6 +93,10 @@ def invoke_handler(
         }
         return json.dumps(document).encode(), True
     return json.dumps(result).encode(), False
+
+
+def _lambda_error(error_type: str, message: str) -> tuple[bytes, bool]:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode(), True
 
 
 def not_found(name: str) -> tuple[bytes, bool]:

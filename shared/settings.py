@@ -11,8 +11,10 @@ from __future__ import annotations
 import functools
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.faults import LOCAL_ONLY, parse_plan
 
 __all__ = ["Settings", "get_settings"]
 
@@ -51,6 +53,17 @@ class Settings(BaseSettings):
     # The local runtime (moto) has no RedriveExecution and no StartMessageMoveTask: where
     # AWS has a native tool, the local runtime does the same work the portable way.
     local_runtime: bool = False
+    # A fault plan (shared/faults.py): the local runtime only, refused here on AWS.
+    faults: str | None = None
+    faults_seed: int = 0
+
+    @model_validator(mode="after")
+    def _faults_only_locally(self) -> Settings:
+        if self.faults and not self.local_runtime:
+            raise ValueError(LOCAL_ONLY)
+        if self.faults:
+            parse_plan(self.faults, self.faults_seed)
+        return self
 
 
 @functools.cache
