@@ -242,10 +242,8 @@ def kept_reasons(reasons: list[Rejection]) -> list[Rejection]:
 
 
 def _short(reason: Rejection) -> Rejection:
-    if len(reason.field) <= 200 and len(reason.message) <= MAX_KEPT_VALUE_CHARS:
+    """A reason as stored: its field and message bounded, a NUL in them made visible."""
+    field, message = _kept_text(reason.field[:200]), _kept_text(reason.message)
+    if (field, message) == (reason.field, reason.message):
         return reason
-    return Rejection(
-        field=_kept_text(reason.field[:200]),
-        rule=reason.rule,
-        message=_kept_text(reason.message),
-    )
+    return Rejection(field=field, rule=reason.rule, message=message)

@@ -31,6 +31,26 @@ if TYPE_CHECKING:
 DATA = Path(__file__).resolve().parents[1] / "data"
 TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 _TIMEOUT_S = 30
+# Every fault kind at once (shared/faults.py): Lambda errors and timeouts in the stages
+# (not a timeout of the accounting path, RecordChunkFailure), throttling and unprocessed
+# writes in DynamoDB, slow-downs in S3.
+EVERY_FAULT = ",".join(
+    [
+        "split=error:0.1",
+        "validate=error:0.1",
+        "transform=error:0.1",
+        "enrich=timeout:0.05",
+        "store=error:0.1",
+        "store=timeout:0.05",
+        "record_chunk_failure=error:0.1",
+        "finalize=error:0.1",
+        "finalize=timeout:0.05",
+        "mark_failed=error:0.1",
+        "dynamodb=throttle:0.05",
+        "dynamodb=unprocessed:0.3",
+        "s3=slowdown:0.03",
+    ]
+)
 
 
 @dataclass

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from tests.checker.history import Client, check, run_workload, summary, wait_final
+from tests.checker.history import (
+    EVERY_FAULT,
+    Client,
+    check,
+    run_workload,
+    summary,
+    wait_final,
+)
 from tests.e2e.conftest import API_TOKEN, REGION, read_stack_outputs, start_local_runtime
 
 if TYPE_CHECKING:
@@ -25,28 +32,15 @@ if TYPE_CHECKING:
 
 BATCHES = 21
 ROWS = 60
-FAULTS = ",".join(
-    [
-        "split=error:0.1",
-        "validate=error:0.1",
-        "transform=error:0.1",
-        "enrich=timeout:0.05",
-        "store=error:0.1",
-        "store=timeout:0.05",
-        "record_chunk_failure=error:0.1",
-        "finalize=error:0.1",
-        "finalize=timeout:0.05",
-        "mark_failed=error:0.1",
-        "dynamodb=throttle:0.05",
-        "dynamodb=unprocessed:0.3",
-        "s3=slowdown:0.03",
-    ]
-)
 
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRuntime]:
-    environment = {"SLUICE_FAULTS": FAULTS, "SLUICE_FAULTS_SEED": "13", "SLUICE_CHUNK_SIZE": "20"}
+    environment = {
+        "SLUICE_FAULTS": EVERY_FAULT,
+        "SLUICE_FAULTS_SEED": "13",
+        "SLUICE_CHUNK_SIZE": "20",
+    }
     with start_local_runtime(tmp_path_factory.mktemp("faulty"), environment) as runtime:
         yield runtime
 
