@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 DEPLOY_STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test check lint format typecheck unit functional e2e vendor package clean api-key bench
+.PHONY: install run reset test check lint format typecheck unit functional e2e vendor package clean api-key bench
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ install: $(STAMP)
 
 run: install
 	$(PY) -m devserver --port $(PORT)
+
+# Forget the local runtime's saved state (batches, records, keys, queued messages).
+reset:
+	rm -rf .sluice-local/snapshot .sluice-local/snapshot.new .sluice-local/snapshot.old
 
 lint: install
 	$(PY) -m ruff check .

@@ -52,6 +52,7 @@ class Runtime:
         environment = {**os.environ, "SLUICE_API_TOKEN": self.token, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "devserver", "--port", str(port)]
         command += ["--moto-port", str(moto_port), "--state-dir", str(workdir / "state")]
+        command += ["--ephemeral"]  # what is measured is the pipeline, not the snapshots
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 command,

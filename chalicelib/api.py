@@ -459,7 +459,14 @@ def get_execution(batch_id: str) -> Response:
     if batch.execution_arn is None:
         raise NotFoundError(f"batch {batch_id!r} has not started an execution yet")
     sfn = aws.stepfunctions()
-    view = execution_view(sfn, batch.execution_arn, _definition(batch.execution_arn), batch)
+    try:
+        view = execution_view(sfn, batch.execution_arn, _definition(batch.execution_arn), batch)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise NotFoundError(
+            f"batch {batch_id!r}'s execution is gone (the local runtime restarted since it "
+            "ran); its counts, chunks and records are kept",
+            code="execution_gone",
+        ) from None
     return json_response(view)
 
 

@@ -12,16 +12,20 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import boto3
 import requests
 from chalice.config import Config
 from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer
 
 from chalicelib.api_keys import ApiKeyRepository, Scope, new_token
 from devserver.lambda_dispatch import in_process, install
+from devserver.persistence import SAVE_EVERY_S, SNAPSHOT, Clients, Saver, recover, restore
 from devserver.ports import free_port
 from devserver.pricing import cost
 from devserver.runtime import (
@@ -36,9 +40,13 @@ from devserver.static import DASHBOARD_PATH, DashboardRequestHandler
 from devserver.usage import USAGE_PATH, MeteredMotoServer, count_transitions, metered
 from devserver.workers import WorkerPool
 from shared import aws
+from shared.context import get_context
 from shared.faults import FaultPlanError, parse_plan
 from shared.settings import get_settings
 from stages import STATE_FUNCTIONS
+
+if TYPE_CHECKING:
+    from shared.models import ExecutionInput
 
 STATE_DIR = Path(".sluice-local")
 
@@ -56,6 +64,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=os.cpu_count() or 2,
         help="worker processes that run the Lambda handlers, like Lambda's execution "
         "environments (default: one per CPU; 0 runs them on the server's own threads)",
+    )
+    parser.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="keep everything in memory only: restore nothing, save nothing (the benchmarks)",
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start empty: discard the state saved under --state-dir (make reset does too)",
     )
     parser.add_argument(
         "--state-dir",
@@ -104,10 +122,18 @@ def main(argv: list[str] | None = None) -> None:
         pool = WorkerPool(args.workers, lambda_handlers())
         pool.warm()
     install(metered(pool or in_process(lambda_handlers())))
+    state_dir: Path = args.state_dir
+    clients = Clients(boto3.client("s3"), boto3.client("dynamodb"), boto3.client("sqs"))
+    if args.fresh:
+        shutil.rmtree(state_dir / SNAPSHOT, ignore_errors=True)
+    restored = None if args.ephemeral else restore(state_dir, provisioned.outputs, clients)
+    settled = recover(get_context(), _enqueue) if restored is not None else None
     poller = make_poller(provisioned)
     poller.start()
+    saver = None if args.ephemeral else Saver(state_dir, provisioned.outputs, clients)
+    if saver is not None:
+        saver.start()
 
-    state_dir: Path = args.state_dir
     token = _admin_token(state_dir, provisioned.environment | {"AWS_ENDPOINT_URL": endpoint})
 
     import app
@@ -132,8 +158,20 @@ def main(argv: list[str] | None = None) -> None:
         f"              (also in {state_dir / 'api-token'}; use: Authorization: Bearer <key>)\n"
         f"  Local AWS:  {endpoint}  (moto; `set -a; . {state_dir / 'env'}` for the AWS CLI)\n"
         f"  AWS usage:  {endpoint}{USAGE_PATH}  (requests counted, priced at list prices)\n"
-        "Data lives in memory and is gone when this process stops. Ctrl-C to stop.\n\n"
+        + (
+            "  State:      in memory only (--ephemeral)\n"
+            if saver is None
+            else f"  State:      {state_dir / SNAPSHOT}  (saved every {SAVE_EVERY_S:.0f} s and "
+            "on stop; `make reset` to start empty)\n"
+        )
+        + "Ctrl-C to stop.\n\n"
     )
+    if restored is not None and settled is not None:
+        sys.stdout.write(
+            f"  Restored:   {restored['items']} items, {restored['objects']} objects and "
+            f"{restored['messages']} messages; {settled['interrupted']} interrupted batches "
+            f"marked FAILED (retry them), {settled['queued']} queued again\n\n"
+        )
     if fault_plan:
         sys.stdout.write(f"  Faults:     {fault_plan} (SLUICE_FAULTS; faults are injected)\n\n")
     sys.stdout.flush()
@@ -147,7 +185,15 @@ def main(argv: list[str] | None = None) -> None:
         poller.stop()
         if pool is not None:
             pool.shutdown()
+        if saver is not None:
+            saver.stop()
         moto.stop()
+
+
+def _enqueue(message: ExecutionInput) -> None:
+    aws.sqs().send_message(
+        QueueUrl=get_settings().ingest_queue_url, MessageBody=message.model_dump_json()
+    )
 
 
 def _fault_plan() -> str | None:
@@ -164,7 +210,12 @@ def _fault_plan() -> str | None:
 
 def _admin_token(state_dir: Path, environment: dict[str, str]) -> str:
     """Register the admin key (``SLUICE_API_TOKEN`` or a new one) and write it for the user."""
-    token = os.environ.get("SLUICE_API_TOKEN") or new_token()
+    saved = state_dir / "api-token"
+    token = (
+        os.environ.get("SLUICE_API_TOKEN")
+        or (saved.read_text().strip() if saved.is_file() else "")
+        or new_token()
+    )
     table = aws.dynamodb().Table(get_settings().api_keys_table)
     ApiKeyRepository(table).create("local admin", [Scope.ADMIN], token=token)
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -221,3 +221,13 @@ class ApiClient:
             time.sleep(0.5)
             batch = self.get(f"/batches/{batch_id}")
         return batch
+
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+
+def repeated_csv(rows: int) -> bytes:
+    """``rows`` real flights (the 1,000 of flights_1000.csv over and over) under their header."""
+    lines = (DATA_DIR / "flights_1000.csv").read_text(encoding="utf-8").splitlines()
+    header, flights = lines[0], lines[1:]
+    return ("\n".join([header, *(flights[i % len(flights)] for i in range(rows))]) + "\n").encode()

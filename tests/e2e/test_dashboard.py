@@ -27,6 +27,7 @@ from tests.e2e.dashboard_pages import (
     VIEWPORTS,
     ApiClient,
     Dashboard,
+    repeated_csv,
 )
 
 if TYPE_CHECKING:
@@ -71,13 +72,6 @@ BODY_LIMIT = 5_000_000
 FAILING_ROWS = 6 * CHUNK_ROWS
 FAILING_CHUNK = 5
 WRONG_HEADER = b"year,month,dia,dep_time\n2013,1,1,517\n"
-
-
-def repeated_csv(rows: int) -> bytes:
-    """``rows`` real flights (the 1,000 of flights_1000.csv over and over) under their header."""
-    lines = (DATA_DIR / "flights_1000.csv").read_text(encoding="utf-8").splitlines()
-    header, flights = lines[0], lines[1:]
-    return ("\n".join([header, *(flights[i % len(flights)] for i in range(rows))]) + "\n").encode()
 
 
 def csv_just_over(limit: int) -> tuple[bytes, int]:

@@ -28,6 +28,7 @@ from tests.e2e.dashboard_pages import (
     Dashboard,
     launch_chromium,
     open_dashboard,
+    repeated_csv,
 )
 
 if TYPE_CHECKING:
@@ -58,13 +59,6 @@ BAD_ORIGIN = {**UA1545, "flight": 1547, "origin": "E1R", XSS_FIELD: XSS}
 # Line 3: no carrier at all.
 NO_CARRIER = {**UA1545, "flight": 1548, "carrier": ""}
 REAL_ROWS = 20
-
-
-def repeated_csv(rows: int) -> bytes:
-    """``rows`` real flights (the 1,000 of flights_1000.csv over and over) under their header."""
-    lines = (DATA_DIR / "flights_1000.csv").read_text(encoding="utf-8").splitlines()
-    header, flights = lines[0], lines[1:]
-    return ("\n".join([header, *(flights[i % len(flights)] for i in range(rows))]) + "\n").encode()
 
 
 def mixed_csv() -> bytes:
