@@ -104,8 +104,10 @@ def run_stage(
                 if isinstance(result, BatchOutcome) and result.status is BatchStatus.FAILED:
                     state = f"{stage}:FAILED"
                 spent = usage.invocation(context, time.perf_counter() - started)
-                # The Task state itself is one transition; a retried attempt is another.
-                own = Usage(state_transitions=1) + usage.extras(state)
+                # The Task state itself is one transition (a retried attempt is another); the
+                # states after it run only when it succeeded.
+                after = usage.extras(state) if result is not None else Usage()
+                own = Usage(state_transitions=1) + after
                 charge(batch_id, tally.usage() + spent + own)
     logger.info("stage finished")
     return result.model_dump(mode="json")
