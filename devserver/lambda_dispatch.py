@@ -69,6 +69,8 @@ def invoke_handler(
     fault = lambda_fault(function_name.removeprefix(FUNCTION_PREFIX))
     if fault == "error":
         return _lambda_error("Lambda.ServiceException", "injected fault: the service failed")
+    if fault == "throttle":
+        return _lambda_error("Lambda.TooManyRequestsException", "injected fault: throttled")
     try:
         context = LocalLambdaContext(
             function_name=function_name, memory_limit_in_mb=function_memory_mb(function_name)

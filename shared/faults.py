@@ -6,6 +6,8 @@ s3=slowdown:0.05``. Modelled on AWS FIS's Lambda fault actions:
 
 - ``<function>=error:r``: an invocation fails before its handler runs, as Lambda's own
   ``Lambda.ServiceException`` (the state machine retries it);
+- ``<function>=throttle:r``: an invocation is refused before its handler runs, as Lambda's
+  ``Lambda.TooManyRequestsException`` (the state machine retries it);
 - ``<function>=timeout:r``: the handler runs, its work is done, but its answer is lost:
   the invocation ends ``Sandbox.Timedout`` (the state machine does not retry it: the chunk
   is caught and withdrawn, or the batch fails);
@@ -53,7 +55,7 @@ __all__ = [
     "plan",
 ]
 
-LAMBDA_FAULTS: Final = frozenset({"error", "timeout"})
+LAMBDA_FAULTS: Final = frozenset({"error", "throttle", "timeout"})
 AWS_FAULTS: Final = {
     "dynamodb": frozenset({"throttle", "unprocessed"}),
     "s3": frozenset({"slowdown"}),
@@ -159,8 +161,8 @@ def injected() -> dict[str, int]:
 
 
 def lambda_fault(function: str) -> str | None:
-    """The fault to inject into this invocation of ``function`` (``error``, ``timeout``), if any."""
-    for kind in ("error", "timeout"):
+    """The fault to inject into this invocation of ``function`` (``error``, ...), if any."""
+    for kind in ("error", "throttle", "timeout"):
         if _draw(function, kind):
             return kind
     return None

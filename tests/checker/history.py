@@ -39,6 +39,7 @@ EVERY_FAULT = ",".join(
         "split=error:0.1",
         "validate=error:0.1",
         "transform=error:0.1",
+        "transform=throttle:0.05",
         "enrich=timeout:0.05",
         "store=error:0.1",
         "store=timeout:0.05",

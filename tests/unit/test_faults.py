@@ -32,6 +32,18 @@ def test_a_plan_names_its_rates_by_target_and_kind():
     assert plan.seed == 3
 
 
+def test_the_issue_s_example_plan_is_read():
+    example = (
+        "validate=error:0.2,enrich=timeout:0.05,store=throttle:0.1,split=error:0.05,"
+        "dynamodb=unprocessed:0.1,s3=slowdown:0.05"
+    )
+
+    plan = parse_plan(example, functions=frozenset({"validate", "enrich", "store", "split"}))
+
+    assert plan.rate("store", "throttle") == 0.1
+    assert plan.rate("s3", "slowdown") == 0.05
+
+
 @pytest.mark.parametrize(
     "text",
     [
