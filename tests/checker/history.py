@@ -173,6 +173,24 @@ def run_workload(client: Client, batches: int, rows: int, seed: int) -> list[Sen
         return [f.result() for f in futures]
 
 
+def replay_first_reject(client: Client, parent: Sent) -> Sent | None:
+    """Replay the batch's first reject, fixed to a good flight, twice with one key: one child."""
+    page = client.get(f"/batches/{parent.batch_id}/records?status=rejected&limit=1")
+    if not page["records"]:
+        return None
+    line = page["records"][0]["line"]
+    header, good, _ = _flights()
+    values = dict(zip(header.split(","), good[line % len(good)].split(","), strict=True))
+    body = {"records": [{"line": line, "values": values}]}
+    key = {"Idempotency-Key": f"replay-{parent.batch_id}-{line}"}
+    first = client.call("POST", f"/batches/{parent.batch_id}/replay", json=body, headers=key)
+    again = client.call("POST", f"/batches/{parent.batch_id}/replay", json=body, headers=key)
+    assert first.status_code == 202, first.text
+    assert again.status_code == 200, again.text
+    assert again.json()["batch_id"] == first.json()["batch_id"], "a second child was made"
+    return Sent(batch_id=first.json()["batch_id"], form="replay", lines={1})
+
+
 def wait_final(client: Client, sent: list[Sent], deadline_s: float) -> list[str]:
     """Wait until every batch is final; return the ids of those that are not by the deadline."""
     deadline = time.monotonic() + deadline_s

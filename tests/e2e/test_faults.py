@@ -19,6 +19,7 @@ from tests.checker.history import (
     EVERY_FAULT,
     Client,
     check,
+    replay_first_reject,
     run_workload,
     summary,
     wait_final,
@@ -69,6 +70,12 @@ def test_every_line_is_in_exactly_one_place_under_every_fault(faulty: LocalRunti
         assert answer.status_code in {202, 409}, answer.text
     assert wait_final(client, failed, deadline_s=120) == []
     assert check(client, sent, s3, bucket) == []
+    # Replay a reject of a few batches (twice, one key): one child each, each record once.
+    with_rejects = [s for s in sent if s.final["counts"]["rejected"]][:3]
+    children = [c for c in (replay_first_reject(client, s) for s in with_rejects) if c]
+    assert children
+    assert wait_final(client, children, deadline_s=120) == []
+    assert check(client, [*sent, *children], s3, bucket) == []
     figures = summary(sent)
     assert figures["batches"] == BATCHES
     assert figures["records"]["received"] == sum(len(s.lines) for s in sent)
