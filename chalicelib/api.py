@@ -463,8 +463,8 @@ def get_execution(batch_id: str) -> Response:
         view = execution_view(sfn, batch.execution_arn, _definition(batch.execution_arn), batch)
     except sfn.exceptions.ExecutionDoesNotExist:
         raise NotFoundError(
-            f"batch {batch_id!r}'s execution is gone (the local runtime restarted since it "
-            "ran); its counts, chunks and records are kept",
+            f"the execution of batch {batch_id!r} is gone (the local runtime restarted since "
+            "it ran); its counts, chunks and records are kept",
             code="execution_gone",
         ) from None
     return json_response(view)

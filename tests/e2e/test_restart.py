@@ -121,4 +121,5 @@ def test_batches_survive_a_clean_stop_and_a_kill(tmp_path: Path):
             expect(dashboard.page.locator("[data-batch-status]")).to_have_attribute(
                 "data-batch-status", "SUCCEEDED"
             )
+            expect(dashboard.page.get_by_text("the local runtime restarted")).to_be_visible()
             dashboard.screenshot("restart-restored-batch")

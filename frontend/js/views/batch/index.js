@@ -255,9 +255,13 @@ export function mountBatch(container, { params }) {
   const renderGraph = () => {
     const execution = state.execution;
     if (!execution) {
-      const text = state.executionError?.status === 404 || !state.batch?.execution_arn
-        ? "The execution has not started yet."
-        : `Could not load the execution: ${state.executionError?.message ?? "unknown error"}`;
+      const error = state.executionError;
+      // A batch restored after the local runtime restarted keeps everything but its history.
+      const text = error?.code === "execution_gone"
+        ? error.message
+        : error?.status === 404 || !state.batch?.execution_arn
+          ? "The execution has not started yet."
+          : `Could not load the execution: ${error?.message ?? "unknown error"}`;
       renderIfChanged(graphRegion, ["none", text], () => emptyState(text));
       renderIfChanged(detailsRegion, null, () => []);
       return;
