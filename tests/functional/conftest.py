@@ -30,7 +30,7 @@ from devserver.runtime import (
     provision_local,
 )
 from shared.context import get_context
-from tests.functional import readings_dataset  # noqa: F401  (registers the readings dataset)
+from tests.functional import readings_dataset  # registers the readings dataset
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -220,6 +220,14 @@ def pipeline(local_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipel
         yield Pipeline(provisioned, client, make_poller(provisioned), probe_url, token, clients)
     uninstall()
     apply_environment({})
+
+
+@pytest.fixture
+def broken() -> Iterator[set[str]]:
+    """The sensors that break transform while they are in the set (readings_dataset)."""
+    readings_dataset.BROKEN.clear()
+    yield readings_dataset.BROKEN
+    readings_dataset.BROKEN.clear()
 
 
 @pytest.fixture

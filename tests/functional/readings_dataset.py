@@ -83,3 +83,10 @@ READINGS = register(
         filters=("sensor", "site"),
     )
 )
+
+
+def readings_csv(*sensors: str) -> str:
+    """A readings CSV of one row per sensor, an hour apart, all at 20 °C."""
+    header = ",".join(READINGS.csv_columns)
+    rows = [f"{sensor},2024-05-01T{10 + i:02d}:00:00Z,20" for i, sensor in enumerate(sensors)]
+    return "\n".join([header, *rows]) + "\n"

@@ -14,35 +14,19 @@ from chalicelib.dead_letters import MAX_BODY_CHARS, DeadLetterQueue, RedriveRequ
 from shared import aws
 from shared.context import get_context
 from shared.errors import ConflictError
-from tests.functional import readings_dataset
 from tests.functional.conftest import csv_body, csv_rows
+from tests.functional.readings_dataset import readings_csv
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from tests.functional.conftest import Pipeline
 
-HEADER = "sensor,taken_at,celsius"
 KEY_NAME = "functional tests"  # the name of the fixture's admin key
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 
 
-def _readings(*sensors: str) -> str:
-    rows = [f"{sensor},2024-05-01T{10 + i:02d}:00:00Z,20" for i, sensor in enumerate(sensors)]
-    return "\n".join([HEADER, *rows]) + "\n"
-
-
-@pytest.fixture
-def broken() -> Iterator[set[str]]:
-    """The sensors that break transform while they are in the set."""
-    readings_dataset.BROKEN.clear()
-    yield readings_dataset.BROKEN
-    readings_dataset.BROKEN.clear()
-
-
 def _failed_batch(pipeline: Pipeline, sensor: str = "EXPLODE") -> dict[str, Any]:
     """A batch whose one chunk fails: its outcome lands in the pipeline DLQ."""
-    accepted = pipeline.post(_readings("S1", sensor), query="?dataset=readings").json_body
+    accepted = pipeline.post(readings_csv("S1", sensor), query="?dataset=readings").json_body
     batch = pipeline.wait(accepted["batch_id"])
     assert batch["status"] == "FAILED"
     return batch

@@ -8,16 +8,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from devserver.runtime import apply_environment
+from tests.functional.readings_dataset import readings_csv
 
 if TYPE_CHECKING:
     from tests.functional.conftest import Pipeline
-
-HEADER = "sensor,taken_at,celsius"
-
-
-def _readings(*sensors: str) -> str:
-    rows = [f"{sensor},2024-05-01T{10 + i:02d}:00:00Z,20" for i, sensor in enumerate(sensors)]
-    return "\n".join([HEADER, *rows]) + "\n"
 
 
 def _dead_letters(pipeline: Pipeline) -> list[dict[str, object]]:
@@ -37,7 +31,7 @@ def two_record_chunks(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pi
 
 def test_a_failed_chunk_is_accounted_and_the_other_chunks_finish(two_record_chunks: Pipeline):
     pipeline = two_record_chunks
-    body = _readings("S1", "S2", "EXPLODE", "S1", "S2")
+    body = readings_csv("S1", "S2", "EXPLODE", "S1", "S2")
 
     batch = pipeline.wait(pipeline.post(body, query="?dataset=readings").json_body["batch_id"])
 
@@ -79,7 +73,7 @@ def test_a_failed_chunk_is_accounted_and_the_other_chunks_finish(two_record_chun
 
 
 def test_a_transient_error_is_retried_by_the_state_machine(pipeline: Pipeline):
-    body = _readings("FLAKY-RETRY", "S1")
+    body = readings_csv("FLAKY-RETRY", "S1")
 
     batch = pipeline.wait(pipeline.post(body, query="?dataset=readings").json_body["batch_id"])
 
@@ -91,7 +85,7 @@ def test_a_transient_error_is_retried_by_the_state_machine(pipeline: Pipeline):
 
 
 def test_a_batch_whose_raw_object_vanished_fails_with_its_reason(pipeline: Pipeline):
-    accepted = pipeline.post(_readings("S1", "S2"), query="?dataset=readings").json_body
+    accepted = pipeline.post(readings_csv("S1", "S2"), query="?dataset=readings").json_body
     batch = pipeline.get(f"/batches/{accepted['batch_id']}").json_body
     pipeline.aws["s3"].delete_object(Bucket=pipeline.outputs["RawBucketName"], Key=batch["raw_key"])
 

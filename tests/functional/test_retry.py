@@ -8,27 +8,10 @@ import pytest
 
 from devserver.runtime import apply_environment
 from shared.objects import chunk_key
-from tests.functional import readings_dataset
+from tests.functional.readings_dataset import readings_csv
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from tests.functional.conftest import Pipeline
-
-HEADER = "sensor,taken_at,celsius"
-
-
-def _readings(*sensors: str) -> str:
-    rows = [f"{sensor},2024-05-01T{10 + i:02d}:00:00Z,20" for i, sensor in enumerate(sensors)]
-    return "\n".join([HEADER, *rows]) + "\n"
-
-
-@pytest.fixture
-def broken() -> Iterator[set[str]]:
-    """The sensors that break transform while they are in the set."""
-    readings_dataset.BROKEN.clear()
-    yield readings_dataset.BROKEN
-    readings_dataset.BROKEN.clear()
 
 
 @pytest.fixture
@@ -39,7 +22,7 @@ def two_record_chunks(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Pi
 
 
 def _post(pipeline: Pipeline, *sensors: str) -> dict[str, Any]:
-    accepted = pipeline.post(_readings(*sensors), query="?dataset=readings").json_body
+    accepted = pipeline.post(readings_csv(*sensors), query="?dataset=readings").json_body
     return pipeline.wait(accepted["batch_id"])
 
 
@@ -149,7 +132,7 @@ def test_a_retry_is_refused_when_there_is_nothing_to_retry(
     assert refused.status_code == 409
     assert refused.json_body["code"] == "nothing_to_retry"
 
-    queued = pipeline.post(_readings("S1"), query="?dataset=readings").json_body["batch_id"]
+    queued = pipeline.post(readings_csv("S1"), query="?dataset=readings").json_body["batch_id"]
     running = _retry(pipeline, queued)
     assert running.status_code == 409
     assert running.json_body["code"] == "batch_running"
