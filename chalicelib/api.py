@@ -48,7 +48,7 @@ from chalicelib.schemas import (
 from chalicelib.uploads import UploadRequest, request_upload
 from shared import aws, usage
 from shared.context import get_context
-from shared.datasets import dataset_names, get_dataset
+from shared.datasets import datasets, get_dataset
 from shared.errors import (
     BatchNotFoundError,
     ChunkNotFoundError,
@@ -414,16 +414,17 @@ def get_usage() -> Response:
 @api.route("/datasets", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)
 @api_errors
 def list_datasets() -> Response:
-    """List the registered datasets, their CSV header and their record filters."""
-    datasets = [
+    """List the registered datasets: CSV header, record filters and how to show a record."""
+    infos = [
         DatasetInfo(
-            name=name,
-            csv_columns=list(get_dataset(name).csv_columns),
-            filters=list(get_dataset(name).filters),
+            name=dataset.name,
+            csv_columns=list(dataset.csv_columns),
+            filters=list(dataset.filters),
+            display=dataset.display_or_default(),
         )
-        for name in dataset_names()
+        for dataset in datasets()
     ]
-    return json_response(DatasetList(datasets=datasets))
+    return json_response(DatasetList(datasets=infos))
 
 
 @api.route("/datasets/{dataset}/records", methods=["GET"], authorizer=api_key_authorizer, cors=CORS)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.execution_view import ExecutionView
 from shared.audit import AuditEntry
+from shared.datasets.base import Display
 from shared.ledger import ChunkEntry, ChunkState
 from shared.pricing import Cost
 
@@ -68,13 +69,14 @@ class ChunkDetail(BaseModel):
 
 
 class DatasetInfo(BaseModel):
-    """A registered dataset: its CSV header and what its stored records can be filtered by."""
+    """A registered dataset: its CSV header, its record filters and how to show a record."""
 
     model_config = _FROZEN
 
     name: str
     csv_columns: list[str]
     filters: list[str]
+    display: Display
 
 
 class DatasetList(BaseModel):

@@ -1,7 +1,19 @@
-"""The dataset registry: datasets register themselves by name; stages look them up."""
+"""The dataset registry: datasets register themselves by name; stages look them up.
+
+A dataset is one module or package beside this one (``shared/datasets/flights/``) that
+calls ``register`` when imported: every one of them is found and imported on first
+lookup, so adding a dataset changes nothing anywhere else. ``SLUICE_DATASET_MODULES``
+(comma-separated module names) imports more, from anywhere on the path: the local
+runtime's plugins and the tests' second dataset. On AWS a dataset ships with the code,
+so it belongs here.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import os
+import pkgutil
 from typing import Any
 
 from shared.datasets.base import Dataset, Rejection, rejections_from_validation_error
@@ -10,7 +22,7 @@ from shared.errors import UnknownDatasetError
 __all__ = [
     "Dataset",
     "Rejection",
-    "dataset_names",
+    "datasets",
     "get_dataset",
     "register",
     "rejections_from_validation_error",
@@ -41,12 +53,22 @@ def get_dataset(name: str) -> AnyDataset:
         raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {known}") from None
 
 
-def dataset_names() -> list[str]:
-    """List the registered dataset names, sorted."""
+def datasets() -> list[AnyDataset]:
+    """The registered datasets, sorted by name."""
     _load_builtin_datasets()
-    return sorted(_REGISTRY)
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
+DATASET_MODULES_VARIABLE = "SLUICE_DATASET_MODULES"
+_NOT_DATASETS = frozenset({"base"})
+
+
+@functools.cache
 def _load_builtin_datasets() -> None:
     # Imported lazily so a process that never touches a dataset never loads its models.
-    import shared.datasets.flights  # noqa: F401
+    for module in pkgutil.iter_modules(__path__):
+        if module.name not in _NOT_DATASETS and not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    for name in os.environ.get(DATASET_MODULES_VARIABLE, "").split(","):
+        if name.strip():
+            importlib.import_module(name.strip())

@@ -8,7 +8,7 @@ up by name (``shared.datasets.get_dataset``) and never know its fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -16,7 +16,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import date
 
-__all__ = ["Dataset", "Rejection", "rejections_from_validation_error"]
+__all__ = [
+    "Dataset",
+    "Display",
+    "DisplayColumn",
+    "Rejection",
+    "default_display",
+    "rejections_from_validation_error",
+]
 
 
 class Rejection(BaseModel):
@@ -27,6 +34,40 @@ class Rejection(BaseModel):
     field: str
     rule: str
     message: str
+
+
+DisplayFormat = Literal["text", "code", "datetime", "badge", "list"]
+
+
+class DisplayColumn(BaseModel):
+    """One column of the dashboard's table of a dataset's stored records.
+
+    The dashboard renders every value as text; ``format`` only chooses how it looks.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str
+    fields: tuple[str, ...]
+    """Dotted paths into the stored record (``carrier_info.name``), shown joined by " → "."""
+    detail: tuple[str, ...] = ()
+    """Dotted paths shown beneath the value, in small type, joined the same way."""
+    format: DisplayFormat = "text"
+    """``code`` monospace, ``datetime`` a UTC time, ``badge`` a tag, ``list`` chips."""
+    missing: str = "—"
+    """What an absent or empty value reads as (``unknown carrier``)."""
+
+
+class Display(BaseModel):
+    """How the dashboard shows a dataset's stored records: what names one, and its columns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    record_label: str
+    """The dotted path that names a record in a list (``flight_id``); the line if absent."""
+    noun: str = "record"
+    """What one record is called (``flight``)."""
+    columns: tuple[DisplayColumn, ...]
 
 
 ValidT = TypeVar("ValidT", bound=BaseModel)
@@ -50,6 +91,8 @@ class Dataset(Generic[ValidT, TransformedT, EnrichedT]):
         partition_date: the date an enriched record is partitioned by in S3.
         filters: fields of the enriched record that ``GET /datasets/{name}/records``
             can filter a date partition by (flights: carrier, origin, dest).
+        display: how the dashboard shows a stored record (``GET /datasets`` serves it);
+            without one, ``default_display`` shows the enriched model's first fields.
     """
 
     name: str
@@ -62,6 +105,21 @@ class Dataset(Generic[ValidT, TransformedT, EnrichedT]):
     enrich: Callable[[TransformedT], EnrichedT]
     partition_date: Callable[[EnrichedT], date]
     filters: tuple[str, ...] = ()
+    display: Display | None = None
+
+    def display_or_default(self) -> Display:
+        """The dataset's declared display, or one derived from its enriched model."""
+        return self.display or default_display(self.enriched_model)
+
+
+_DEFAULT_COLUMNS = 6
+
+
+def default_display(model: type[BaseModel]) -> Display:
+    """A plain display for a dataset that declares none: the model's first fields as text."""
+    names = list(model.model_fields)[:_DEFAULT_COLUMNS]
+    columns = tuple(DisplayColumn(label=name.replace("_", " "), fields=(name,)) for name in names)
+    return Display(record_label="", columns=columns)
 
 
 def rejections_from_validation_error(error: ValidationError) -> list[Rejection]:

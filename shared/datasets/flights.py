@@ -55,7 +55,7 @@ from pydantic_core import core_schema
 
 from shared.datasets import flights_reference as reference
 from shared.datasets import register
-from shared.datasets.base import Dataset, Rejection
+from shared.datasets.base import Dataset, Display, DisplayColumn, Rejection
 from shared.models import trusted
 
 if TYPE_CHECKING:
@@ -821,5 +821,31 @@ FLIGHTS: Final[Dataset[ValidFlight, TransformedFlight, EnrichedFlight]] = Datase
     enrich=enrich_flight,
     partition_date=flight_partition_date,
     filters=("carrier", "origin", "dest"),
+    display=Display(
+        record_label="flight_id",
+        noun="flight",
+        columns=(
+            DisplayColumn(
+                label="Carrier",
+                fields=("carrier_info.name",),
+                detail=("carrier",),
+                missing="unknown carrier",
+            ),
+            DisplayColumn(
+                label="Route",
+                fields=("origin", "dest"),
+                detail=("origin_airport.name", "dest_airport.name"),
+                format="code",
+                missing="unknown airport",
+            ),
+            DisplayColumn(
+                label="Scheduled departure",
+                fields=("scheduled_departure_utc",),
+                format="datetime",
+            ),
+            DisplayColumn(label="Delay", fields=("delay_category",), format="badge"),
+            DisplayColumn(label="Gaps", fields=("gaps",), format="list", missing="none"),
+        ),
+    ),
 )
 register(FLIGHTS)

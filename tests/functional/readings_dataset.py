@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.datasets import Dataset, Rejection, register
-from shared.datasets.base import rejections_from_validation_error
+from shared.datasets.base import Display, DisplayColumn, rejections_from_validation_error
 from shared.errors import TransientError
 
 if TYPE_CHECKING:
@@ -81,6 +81,16 @@ READINGS = register(
         enrich=enrich_reading,
         partition_date=lambda r: date(r.taken_at.year, r.taken_at.month, r.taken_at.day),
         filters=("sensor", "site"),
+        display=Display(
+            record_label="sensor",
+            noun="reading",
+            columns=(
+                DisplayColumn(label="Taken", fields=("taken_at",), format="datetime"),
+                DisplayColumn(label="Temperature", fields=("celsius",), detail=("fahrenheit",)),
+                DisplayColumn(label="Site", fields=("site",), missing="unknown site"),
+                DisplayColumn(label="Gaps", fields=("gaps",), format="list", missing="none"),
+            ),
+        ),
     )
 )
 

@@ -286,3 +286,22 @@ def test_openapi_document_describes_the_v1_routes(pipeline: Pipeline):
 
 def test_health_answers_ok(pipeline: Pipeline):
     assert pipeline.get("/health").json_body == {"status": "ok"}
+
+
+def test_datasets_describe_their_header_filters_and_display(pipeline: Pipeline):
+    listed = {d["name"]: d for d in pipeline.get("/datasets").json_body["datasets"]}
+
+    assert {"flights", "readings"} <= set(listed)
+    readings = listed["readings"]
+    assert readings["csv_columns"] == ["sensor", "taken_at", "celsius"]
+    assert readings["filters"] == ["sensor", "site"]
+    assert readings["display"]["record_label"] == "sensor"
+    assert [c["label"] for c in readings["display"]["columns"]] == [
+        "Taken",
+        "Temperature",
+        "Site",
+        "Gaps",
+    ]
+    route = listed["flights"]["display"]["columns"][1]
+    assert route["fields"] == ["origin", "dest"]
+    assert route["format"] == "code"
