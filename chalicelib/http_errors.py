@@ -1,8 +1,9 @@
 """The one place where errors become HTTP answers.
 
-Every refused request gets a JSON body ``{"code", "message", "details"}`` and a 4xx
-status taken from the error class; nothing else a view raises leaks to the client
-(Chalice answers an unexpected exception with a bare 500 and logs it).
+Every refused request gets a JSON body ``{"code", "message", "details"}`` and the 4xx
+status ``STATUS`` gives its error class (the nearest class listed, by inheritance); nothing
+else a view raises leaks to the client (Chalice answers an unexpected exception with a
+bare 500 and logs it). The errors themselves (``shared/errors.py``) know nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -12,7 +13,17 @@ from typing import TYPE_CHECKING, ParamSpec
 
 from chalice.app import Response
 
-from shared.errors import ApiRequestError
+from shared.errors import (
+    ConflictError,
+    IdempotencyConflictError,
+    MalformedRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RequestError,
+    UnknownDatasetError,
+    UnprocessableError,
+    UnsupportedMediaTypeError,
+)
 from shared.models import ErrorBody
 from shared.observability import logger
 
@@ -21,7 +32,19 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
-__all__ = ["api_errors", "error_response", "json_response"]
+__all__ = ["STATUS", "api_errors", "error_response", "json_response", "status_of"]
+
+STATUS: dict[type[RequestError], int] = {
+    RequestError: 400,
+    MalformedRequestError: 400,
+    NotFoundError: 404,
+    ConflictError: 409,
+    IdempotencyConflictError: 409,
+    PayloadTooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
+    UnprocessableError: 422,
+    UnknownDatasetError: 422,
+}
 
 P = ParamSpec("P")
 
@@ -37,21 +60,26 @@ def json_response(
     )
 
 
-def error_response(error: ApiRequestError) -> Response:
+def status_of(error: RequestError) -> int:
+    """The HTTP status of a refusal: that of the nearest of its classes ``STATUS`` lists."""
+    return next(STATUS[cls] for cls in type(error).__mro__ if cls in STATUS)
+
+
+def error_response(error: RequestError) -> Response:
     """Answer a refused request with its status and an ``ErrorBody``."""
     body = ErrorBody(code=error.code, message=error.message, details=error.details)
-    return json_response(body, status=error.status)
+    return json_response(body, status=status_of(error))
 
 
 def api_errors(view: Callable[P, Response]) -> Callable[P, Response]:
-    """Turn the ``ApiRequestError`` a view raises into its JSON error answer."""
+    """Turn the ``RequestError`` a view raises into its JSON error answer."""
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         try:
             return view(*args, **kwargs)
-        except ApiRequestError as err:
-            logger.info("request refused", extra={"status": err.status, "code": err.code})
+        except RequestError as err:
+            logger.info("request refused", extra={"status": status_of(err), "code": err.code})
             return error_response(err)
 
     return wrapper

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.ingest import batch_id_for, check_idempotency_key
+from chalicelib.request_body import input_format
 from shared.clock import utc_now
 from shared.datasets import get_dataset
 from shared.errors import IdempotencyConflictError, PayloadTooLargeError, UnsupportedMediaTypeError
 from shared.models import BATCH_ID_PATTERN, ContentEncoding
 from shared.observability import logger
-from shared.raw_input import InputFormat, input_format
+from shared.raw_input import InputFormat
 from shared.uploads import Upload, upload_key
 
 if TYPE_CHECKING:

@@ -5,21 +5,21 @@ Class names are part of the state-machine contract: a Lambda task fails with
 it through ``ErrorEquals``. ``tests/unit/test_state_machine.py`` checks that every
 name the ASL mentions exists here, and that every transient class is retried.
 
-Client errors carry the HTTP status the API answers with; the API maps them in
-one place (``chalicelib/http_errors.py``).
+A ``RequestError`` is a request that cannot be done, with a machine-readable ``code``;
+it knows nothing of HTTP. The API layer maps each class to its status in one table
+(``chalicelib/http_errors.py``), the way moto keeps wire errors in its response layer.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
 __all__ = [
-    "ApiRequestError",
     "AwsRequestError",
     "BatchNotFoundError",
     "ChunkNotFoundError",
@@ -32,6 +32,7 @@ __all__ = [
     "MalformedRequestError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "RequestError",
     "SluiceError",
     "SourceFormatError",
     "StorageUnavailableError",
@@ -148,10 +149,9 @@ class ChunkObjectMissingError(SluiceError):
     """A stage's input object is not in S3 (a previous stage did not write it)."""
 
 
-class ApiRequestError(SluiceError):
-    """A request the API refuses; ``status`` is the HTTP status it answers with."""
+class RequestError(SluiceError):
+    """A request that cannot be done as asked; ``code`` says why, ``details`` what exactly."""
 
-    status: ClassVar[int] = 400
     code: str = "bad_request"
 
     def __init__(
@@ -164,17 +164,15 @@ class ApiRequestError(SluiceError):
             self.code = code
 
 
-class MalformedRequestError(ApiRequestError):
+class MalformedRequestError(RequestError):
     """The body cannot be read: bad JSON, an empty body, wrong CSV headers, a bad query."""
 
-    status = 400
     code = "malformed_request"
 
 
-class NotFoundError(ApiRequestError):
+class NotFoundError(RequestError):
     """The requested resource does not exist."""
 
-    status = 404
     code = "not_found"
 
 
@@ -196,43 +194,37 @@ class ChunkNotFoundError(NotFoundError):
     code = "chunk_not_found"
 
 
-class IdempotencyConflictError(ApiRequestError):
+class IdempotencyConflictError(RequestError):
     """The Idempotency-Key was used before with a different body."""
 
-    status = 409
     code = "idempotency_conflict"
 
 
-class ConflictError(ApiRequestError):
+class ConflictError(RequestError):
     """The request cannot be done in the resource's present state (a running batch, ...)."""
 
-    status = 409
     code = "conflict"
 
 
-class UnprocessableError(ApiRequestError):
+class UnprocessableError(RequestError):
     """The request is well formed but names what cannot be acted on (an unknown chunk, ...)."""
 
-    status = 422
     code = "unprocessable"
 
 
-class PayloadTooLargeError(ApiRequestError):
+class PayloadTooLargeError(RequestError):
     """The body or the record count is over the limit."""
 
-    status = 413
     code = "payload_too_large"
 
 
-class UnsupportedMediaTypeError(ApiRequestError):
+class UnsupportedMediaTypeError(RequestError):
     """The Content-Type is missing or not one the endpoint reads."""
 
-    status = 415
     code = "unsupported_media_type"
 
 
-class UnknownDatasetError(ApiRequestError):
+class UnknownDatasetError(RequestError):
     """No dataset is registered under this name."""
 
-    status = 422
     code = "unknown_dataset"

@@ -41,7 +41,7 @@ from shared.models import (
 )
 from shared.objects import chunk_key, manifest_key
 from shared.observability import logger
-from shared.raw_input import SourceRow, input_format, read_rows
+from shared.raw_input import InputFormat, SourceRow, media_format, read_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -79,7 +79,7 @@ def split(request: SplitInput, ctx: PipelineContext) -> SplitResult:
     source = ctx.raw.open(batch.raw_key, version_id=version)
     rows = read_rows(
         source,
-        input_format(batch.content_type),
+        _format_of(batch),
         dataset.name,
         encoding=batch.content_encoding,
         strict=False,
@@ -243,6 +243,20 @@ def _retry_chunks(batch: BatchView, run: int, ctx: PipelineContext) -> SplitResu
     )
 
 
+def _format_of(batch: BatchView) -> InputFormat:
+    """The raw object's format, from the Content-Type the API checked when it came in.
+
+    Raises:
+        SourceFormatError: the batch names a type no reader reads (a contract bug).
+    """
+    fmt = media_format(batch.content_type)
+    if fmt is None:
+        raise SourceFormatError(
+            "unsupported_format", f"the raw object's type {batch.content_type!r} cannot be read"
+        )
+    return fmt
+
+
 def _cut_again(batch: BatchView, missing: list[ChunkRef], ctx: PipelineContext) -> None:
     """Write the objects of ``missing`` chunks again from the raw object, by their lines.
 
@@ -252,7 +266,7 @@ def _cut_again(batch: BatchView, missing: list[ChunkRef], ctx: PipelineContext) 
     firsts = [ref.first_line for ref in missing]
     rows: dict[int, list[bytes]] = {ref.index: [] for ref in missing}
     source = ctx.raw.open(batch.raw_key, version_id=ctx.batches.raw_version(batch.batch_id))
-    fmt = input_format(batch.content_type)
+    fmt = _format_of(batch)
     found = read_rows(source, fmt, batch.dataset, encoding=batch.content_encoding, strict=False)
     if batch.replay_of is not None:
         found = _with_origin(found, batch.replay_of)

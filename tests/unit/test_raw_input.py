@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.request_body import input_format, parse_body
 from shared.errors import (
     MalformedRequestError,
     PayloadTooLargeError,
@@ -22,8 +23,6 @@ from shared.raw_input import (
     UNPARSED_FIELD,
     InputFormat,
     SourceRow,
-    input_format,
-    parse_body,
     read_rows,
 )
 
