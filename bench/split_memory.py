@@ -84,7 +84,7 @@ def _moto_server() -> Iterator[str]:
 
 
 def _year_csv(directory: Path) -> Path:
-    from shared.datasets.flights_reference import reference_data_dir
+    from shared.datasets.flights.reference import reference_data_dir
 
     target = directory / "flights.csv"
     with zipfile.ZipFile(reference_data_dir() / "flights.csv.zip") as archive:

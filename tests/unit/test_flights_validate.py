@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import csv
+import io
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from shared.datasets import Rejection, get_dataset
-from shared.datasets.flights import CSV_COLUMNS, FLIGHTS, ValidFlight, validate_flight
+from shared.datasets.flights import (
+    CSV_COLUMNS,
+    FLIGHTS,
+    ValidFlight,
+    reference,
+    rules,
+    validate_flight,
+)
+from shared.raw_input import EXTRA_COLUMNS_FIELD, InputFormat
+from shared.raw_input import read_rows as read_source_rows
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
@@ -232,8 +245,10 @@ def test_rejects_unknown_extra_column():
 
 
 def test_rejects_csv_row_with_more_values_than_columns():
-    row: dict[Any, Any] = {**UA1545, None: ["surplus"]}
-    assert reasons(validate_flight(row)) == [("record", "unknown_field")]
+    # The CSV reader keeps surplus values under a field no dataset has (never a None key).
+    body = ",".join(CSV_COLUMNS) + "\n" + ",".join(UA1545[c] for c in CSV_COLUMNS) + ",C71\n"
+    (row,) = read_source_rows(io.BytesIO(body.encode()), InputFormat.CSV, "flights")
+    assert reasons(validate_flight(row.values)) == [(EXTRA_COLUMNS_FIELD, "unknown_field")]
 
 
 def test_collects_every_reason_not_just_the_first():
@@ -320,3 +335,152 @@ def test_accepts_any_hhmm_clock_time_and_keeps_its_value(value: int, as_text: bo
 def test_rejects_any_integer_that_is_not_an_hhmm_clock_time(value: int):
     row = {**UA1545, "dep_time": str(value)}
     assert reasons(validate_flight(row)) == [("dep_time", "invalid_clock_time")]
+
+
+# --------------------------------------------------------------------------- one rule, two paths
+#
+# The reader builds a ValidFlight without validating it (``trusted``); the next stage parses
+# it again through the model. Both take their rules from ``rules.py``. These tests try every
+# rule's boundary values on both paths, so a rule changed in one of them only (a literal
+# bound in the model, a check of its own in the reader) fails here.
+
+# UA1545 as JSON, from an origin without a known time zone (BQN is not in airports.csv):
+# time_hour is then not checked against the date, so each date rule can be tried alone.
+UNZONED = {**as_json(UA1545), "origin": "BQN"}
+RULE_NAMES = {getattr(rules, name).name for name in rules.__all__ if name.isupper()}
+END_OF_DAY = rules.CLOCK_TIME.end_of_day
+ACTUALS = ("dep_delay", "arr_time", "arr_delay", "air_time")
+
+
+def around(*points: int | None) -> list[int]:
+    """Each point and its neighbours (a bound of None, no bound, has none)."""
+    return sorted({point + step for point in points if point is not None for step in (-1, 0, 1)})
+
+
+def on_both_paths(overrides: dict[str, Any]) -> tuple[list[tuple[str, str]] | None, bool]:
+    """The reader's reasons for UNZONED with ``overrides`` (None: valid); does the model agree?"""
+    result = validate_flight({**UNZONED, **overrides})
+    base = valid(validate_flight(UNZONED)).model_dump()
+    try:
+        ValidFlight.model_validate({**base, **overrides})
+    except ValidationError:
+        model_accepts = False
+    else:
+        model_accepts = True
+    return (None if isinstance(result, ValidFlight) else reasons(result)), model_accepts
+
+
+WINTER_UTC = datetime(2013, 1, 1, 10, tzinfo=UTC)
+BOUNDARY_CASES: list[dict[str, Any]] = [
+    *(
+        {field: value}
+        for field in ("dep_time", "arr_time", "sched_arr_time")
+        for value in around(0, 59, 60, 100, 1259, 1260, 2359, END_OF_DAY)
+    ),
+    *(
+        {field: value}
+        for field in ("flight", "air_time", "distance")
+        for value in [*around(rules.POSITIVE.low), 10**12]
+    ),
+    *({"year": value} for value in around(rules.YEAR.low, rules.YEAR.high)),
+    *({"month": value} for value in around(rules.MONTH.low, rules.MONTH.high)),
+    *(
+        {"year": year, "month": month, "day": day}
+        for year in (2012, 2013)
+        for month in (1, 2, 4)
+        for day in around(0, 28, 30, 31)
+    ),
+    # hour and minute must match sched_dep_time: the reader's rule implies the model's bounds.
+    *({"sched_dep_time": h * 100, "hour": h, "minute": 0} for h in around(0, END_OF_DAY // 100)),
+    *({"sched_dep_time": 500 + m, "hour": 5, "minute": m} for m in around(0, 59)),
+    *(
+        {field: code}
+        for field in ("origin", "dest")
+        for code in ("BQN", "PSE", "AB", "ABCD", "A1C", "\u00c4BC", "A C")
+    ),
+    *(
+        {"tailnum": tailnum}
+        for tailnum in ("N", "N1", "N123456789", "N1234567890", "N1-4228", "N 1", "\u00d11")
+    ),
+    *(
+        {"time_hour": value}
+        for value in (
+            WINTER_UTC,
+            WINTER_UTC.astimezone(timezone(timedelta(hours=-5))),
+            WINTER_UTC.astimezone(ZoneInfo("Europe/London")),  # offset 0 in winter
+            datetime(2013, 7, 1, 10, tzinfo=ZoneInfo("Europe/London")),  # offset +1
+            WINTER_UTC.replace(tzinfo=None),
+            "2013-01-01T10:00:00Z",
+            "2013-01-01T10:00:00+00:00",
+            "2013-01-01T05:00:00-05:00",
+        )
+    ),
+    # None: the model's optional fields are the reader's (a cancelled flight has no actuals).
+    *({field: None} for field in CSV_COLUMNS if field != "dep_time"),
+    {"dep_time": None, **dict.fromkeys(ACTUALS)},
+]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    BOUNDARY_CASES,
+    ids=[",".join(f"{k}={v!r}" for k, v in case.items()) for case in BOUNDARY_CASES],
+)
+def test_reader_and_model_agree_on_every_rules_boundary(overrides: dict[str, Any]):
+    reader_reasons, model_accepts = on_both_paths(overrides)
+    assert (reader_reasons is None) == model_accepts, reader_reasons
+    if reader_reasons is not None:
+        assert {field for field, _ in reader_reasons} <= set(overrides)
+        assert {rule for _, rule in reader_reasons} <= RULE_NAMES
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    field=st.sampled_from(
+        ["year", "month", "day", "dep_time", "arr_time", "sched_arr_time", "flight"]
+        + ["air_time", "distance", "dep_delay", "arr_delay"]
+    ),
+    value=st.one_of(st.integers(-3000, 3000), st.integers()),
+)
+def test_reader_and_model_agree_on_any_integer(field: str, value: int):
+    reader_reasons, model_accepts = on_both_paths({field: value})
+    assert (reader_reasons is None) == model_accepts, reader_reasons
+
+
+def test_reader_accepts_only_known_carriers_and_each_fits_the_model():
+    known = sorted(reference.airlines())
+    for code in known:
+        assert on_both_paths({"carrier": code}) == (None, True), code
+    for code in ("ZZ", "U", "UAL", "U-", "9Z"):
+        assert on_both_paths({"carrier": code})[0] == [("carrier", "unknown_carrier")], code
+
+
+def test_rejection_messages_name_the_field_the_value_and_the_bound():
+    row = {
+        **UA1545,
+        "year": "1899",
+        "arr_time": "1261",
+        "carrier": "ZZ",
+        "flight": "abc",
+        "tailnum": "N1-4228",
+        "dest": "I1H",
+        "distance": "0",
+        "time_hour": "last tuesday",
+        "gate": "C71",
+    }
+    result = validate_flight(row)
+    assert isinstance(result, list)
+    assert sorted((r.field, r.message) for r in result) == [
+        ("arr_time", "arr_time 1261 is not an HHMM clock time (0..2400, minutes below 60)"),
+        ("carrier", "carrier 'ZZ' is not a known airline"),
+        ("dest", "dest 'I1H' is not a three-letter code"),
+        ("distance", "distance must be positive, got 0"),
+        ("flight", "flight must be an integer, got 'abc'"),
+        ("gate", "'gate' is not a flights column"),
+        ("tailnum", "tailnum 'N1-4228' is not a tail number"),
+        ("time_hour", "time_hour 'last tuesday' is not an ISO 8601 UTC datetime"),
+        ("year", "year 1899 is outside 1900..2100"),
+    ]
+    day = validate_flight({**UNZONED, "month": 4, "day": 10**30})
+    assert isinstance(day, list)
+    assert [(r.field, r.rule) for r in day] == [("day", "invalid_date")]

