@@ -172,8 +172,8 @@ def _stages_table(view: BatchView) -> Table:
         table.add_row(
             plain(stage.value),
             plain(f"{summary.chunks_done:,}"),
-            plain(f"{summary.records_in:,}"),
-            plain(f"{summary.records_out:,}"),
+            plain(f"{summary.received:,}"),
+            plain(f"{summary.processed:,}"),
             plain(f"{summary.rejected:,}"),
             plain(f"{summary.failed_attempts:,}"),
             plain(f"{summary.chunks_caught:,}"),

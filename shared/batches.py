@@ -23,7 +23,6 @@ from shared.dynamo import decode_page_token, encode_page_token, from_item, put_n
 from shared.errors import BatchNotFoundError
 from shared.ledger import stage_counter
 from shared.models import (
-    BatchCounts,
     BatchOutcome,
     BatchSource,
     BatchStatus,
@@ -32,6 +31,7 @@ from shared.models import (
     ContentEncoding,
     ErrorInfo,
     HandledMark,
+    RecordCounts,
     ReplayChild,
     ReplayParent,
     RunInfo,
@@ -391,14 +391,14 @@ class BatchRepository:
         return True
 
 
-def counts_of(batch: dict[str, Any]) -> BatchCounts:
+def counts_of(batch: dict[str, Any]) -> RecordCounts:
     """A batch's counts from its item; once it has failed, whatever is not stored has failed."""
     received = int(batch.get("records_received", 0))
     processed, rejected = int(batch.get("processed", 0)), int(batch.get("rejected", 0))
     failed = int(batch.get("failed", 0))
     if batch.get("status") == BatchStatus.FAILED.value:
         failed = max(received - processed - rejected, failed)
-    return BatchCounts(received=received, processed=processed, rejected=rejected, failed=failed)
+    return RecordCounts(received=received, processed=processed, rejected=rejected, failed=failed)
 
 
 def _stages(batch: dict[str, Any]) -> dict[StageName, StageSummary]:
@@ -409,8 +409,8 @@ def _stages(batch: dict[str, Any]) -> dict[StageName, StageSummary]:
         if done or errors:
             stages[stage] = StageSummary(
                 chunks_done=done,
-                records_in=int(batch.get(stage_counter(stage, "in"), 0)),
-                records_out=int(batch.get(stage_counter(stage, "out"), 0)),
+                received=int(batch.get(stage_counter(stage, "in"), 0)),
+                processed=int(batch.get(stage_counter(stage, "out"), 0)),
                 rejected=int(batch.get(stage_counter(stage, "rejected"), 0)),
                 failed_attempts=errors,
                 chunks_caught=int(batch.get(stage_counter(stage, "caught"), 0)),

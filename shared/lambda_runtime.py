@@ -21,8 +21,8 @@ from shared import usage
 from shared.aws import translate_transient_errors
 from shared.context import get_context
 from shared.errors import InvalidStatePayloadError
-from shared.models import BatchOutcome, BatchStatus, ChunkOutcome, ChunkPayload, SplitResult
-from shared.observability import StageCounts, logger, observe_invocation
+from shared.models import BatchOutcome, BatchStatus, RecordCounts
+from shared.observability import logger, observe_invocation
 from shared.pricing import Usage
 
 if TYPE_CHECKING:
@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-__all__ = ["charge", "cyclic_gc_paused", "run_stage", "stage_counts"]
+__all__ = ["charge", "cyclic_gc_paused", "run_stage"]
 
 InputT = TypeVar("InputT", bound=BaseModel)
+OutputT = TypeVar("OutputT", bound=BaseModel)
 
 # Invocations that have paused the cyclic collector (the local runtime runs several at once
 # on threads of one process; Lambda runs one per process).
@@ -70,9 +71,13 @@ def run_stage(
     event: Any,
     context: LambdaContext | None,
     model: type[InputT],
-    work: Callable[[InputT], BaseModel],
+    work: Callable[[InputT], OutputT],
+    counts: Callable[[InputT, OutputT], RecordCounts],
 ) -> dict[str, Any]:
     """Parse ``event`` as ``model``, run ``work`` on it and return its result as JSON data.
+
+    ``counts`` is the stage's own account of what it did to records (from its input and
+    its result), published as the invocation's metrics.
 
     Raises:
         InvalidStatePayloadError: the event does not match ``model``.
@@ -91,13 +96,13 @@ def run_stage(
     logger.append_keys(stage=stage, batch_id=batch_id, execution=execution)
     logger.info("stage started")
     started = time.perf_counter()
-    result: BaseModel | None = None
+    result: OutputT | None = None
     with usage.counted() as tally:
         try:
             with observe_invocation(stage, batch_id, execution) as invocation:
                 with translate_transient_errors(), cyclic_gc_paused():
                     result = work(payload)
-                invocation.counts = stage_counts(payload, result)
+                invocation.counts = counts(payload, result)
         finally:
             if batch_id is not None:
                 state = stage
@@ -123,30 +128,3 @@ def charge(batch_id: str, used: Usage, new_batch: bool = False) -> None:
         get_context().batches.add_usage(batch_id, used + own, new_batch=new_batch)
     except Exception as err:  # noqa: BLE001 - a cost not recorded must not fail a stage
         logger.warning("usage not recorded", extra={"error": type(err).__name__})
-
-
-def stage_counts(payload: BaseModel, result: BaseModel) -> StageCounts | None:
-    """Return what the stage did to records, read off its input and output models."""
-    if isinstance(result, SplitResult):
-        return StageCounts(records_in=result.records_received, processed=result.records_received)
-    if isinstance(result, ChunkPayload) and isinstance(payload, ChunkPayload):
-        # Validate, transform and enrich: the chunk's still-valid records go in; this
-        # stage's rejects are the growth of the payload's running reject count.
-        records_in = payload.chunk.records - payload.rejected
-        rejected = result.rejected - payload.rejected
-        return StageCounts(
-            records_in=records_in, processed=records_in - rejected, rejected=rejected
-        )
-    if isinstance(result, ChunkOutcome):
-        # Store (processed) or RecordChunkFailure (failed): the chunk's valid records.
-        records_in = result.records - result.rejected
-        return StageCounts(records_in=records_in, processed=result.processed, failed=result.failed)
-    if isinstance(result, BatchOutcome):
-        counts = result.counts
-        return StageCounts(
-            records_in=counts.received,
-            processed=counts.processed,
-            rejected=counts.rejected,
-            failed=counts.failed,
-        )
-    return None

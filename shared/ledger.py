@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from shared.clock import utc_now
 from shared.dynamo import decode_page_token, encode_page_token, from_item, to_item
@@ -63,12 +63,13 @@ class ChunkStatus(StrEnum):
 
 
 class StageProgress(BaseModel):
-    """What one stage did to one chunk."""
+    """What one stage did to one chunk: records received, passed on (processed), rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    records_in: Count
-    records_out: Count
+    # Ledger items written before the counts had one vocabulary say records_in/records_out.
+    received: Count = Field(validation_alias=AliasChoices("received", "records_in"))
+    processed: Count = Field(validation_alias=AliasChoices("processed", "records_out"))
     rejected: Count = 0
     started_at: datetime
     finished_at: datetime
@@ -170,8 +171,8 @@ def contribution(entry: ChunkEntry | None) -> dict[str, int]:
             counters[stage_counter(entry.failed_stage, "caught")] = 1
     for stage, progress in entry.stages.items():
         counters[stage_counter(stage, "chunks")] = 1
-        counters[stage_counter(stage, "in")] = progress.records_in
-        counters[stage_counter(stage, "out")] = progress.records_out
+        counters[stage_counter(stage, "in")] = progress.received
+        counters[stage_counter(stage, "out")] = progress.processed
         counters[stage_counter(stage, "rejected")] = progress.rejected
     for stage, failures in entry.failed_attempts.items():
         counters[stage_counter(stage, "errors")] = failures
@@ -456,7 +457,7 @@ class _Conflict(Exception):
 
 
 def _same_counts(a: StageProgress, b: StageProgress) -> bool:
-    return (a.records_in, a.records_out, a.rejected) == (b.records_in, b.records_out, b.rejected)
+    return (a.received, a.processed, a.rejected) == (b.received, b.processed, b.rejected)
 
 
 def summary_delta(current: ChunkEntry | None, new: ChunkEntry | None) -> dict[str, int]:

@@ -24,7 +24,6 @@ __all__ = [
     "ANY_STAGED_RECORD",
     "BATCH_ID_PATTERN",
     "BatchAccepted",
-    "BatchCounts",
     "BatchFailure",
     "BatchId",
     "BatchOutcome",
@@ -47,6 +46,7 @@ __all__ = [
     "Lineage",
     "ObjectRef",
     "RawRow",
+    "RecordCounts",
     "RecordPage",
     "RecordRef",
     "RejectedRecord",
@@ -217,17 +217,31 @@ class ChunkPayload(BaseModel):
     rejected: Count = 0
 
 
-class ChunkOutcome(BaseModel):
-    """The counts of one finished (or failed) chunk: a Map Run child's (fixed-size) output."""
+class RecordCounts(BaseModel):
+    """What became of records: received = processed + rejected + failed, once work is done.
+
+    The one vocabulary of counts, for what one invocation did, one chunk and one batch.
+    """
 
     model_config = _FROZEN
 
+    received: Count = 0
+    processed: Count = 0
+    rejected: Count = 0
+    failed: Count = 0
+
+
+class ChunkOutcome(RecordCounts):
+    """The counts of one finished (or failed) chunk: a Map Run child's (fixed-size) output."""
+
     index: Count
-    records: Count
-    processed: Count
-    rejected: Count
-    failed: Count
     error: str | None = None
+
+    def stage_counts(self) -> RecordCounts:
+        """What the chunk's last stage did: its valid records, stored or failed."""
+        return RecordCounts(
+            received=self.received - self.rejected, processed=self.processed, failed=self.failed
+        )
 
 
 class StateError(BaseModel):
@@ -302,17 +316,6 @@ class ErrorInfo(BaseModel):
     chunk: int | None = None
 
 
-class BatchCounts(BaseModel):
-    """Records in = processed + rejected + failed, once a batch has finished."""
-
-    model_config = _FROZEN
-
-    received: Count = 0
-    processed: Count = 0
-    rejected: Count = 0
-    failed: Count = 0
-
-
 class BatchOutcome(BaseModel):
     """The terminal summary of a batch; also the message published on the events topic."""
 
@@ -323,7 +326,7 @@ class BatchOutcome(BaseModel):
     dataset: str | None
     status: BatchStatus
     execution_arn: str
-    counts: BatchCounts
+    counts: RecordCounts
     error: ErrorInfo | None = None
 
 
@@ -417,8 +420,8 @@ class StageSummary(BaseModel):
     model_config = _FROZEN
 
     chunks_done: Count = 0
-    records_in: Count = 0
-    records_out: Count = 0
+    received: Count = 0
+    processed: Count = Field(default=0, description="Records the stage passed on (or stored).")
     rejected: Count = 0
     failed_attempts: Count = Field(
         default=0, description="Invocations that failed (retried or not)."
@@ -524,7 +527,7 @@ class BatchView(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     execution_arn: str | None = None
-    counts: BatchCounts
+    counts: RecordCounts
     chunks_total: Count | None = None
     chunks_failed: Count = 0
     chunks: ChunkProgress = Field(default_factory=ChunkProgress)

@@ -31,11 +31,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from shared.models import RecordCounts
+
 __all__ = [
     "NAMESPACE",
     "SERVICE",
     "Invocation",
-    "StageCounts",
     "logger",
     "metrics",
     "observe_http",
@@ -78,21 +79,11 @@ def tracer() -> Tracer | None:
 _FLUSH = threading.Lock()
 
 
-@dataclass(frozen=True)
-class StageCounts:
-    """What one invocation did to records: how many came in and what became of them."""
-
-    records_in: int
-    processed: int
-    rejected: int = 0
-    failed: int = 0
-
-
 @dataclass
 class Invocation:
     """Filled in by the handler while ``observe_invocation`` runs."""
 
-    counts: StageCounts | None = None
+    counts: RecordCounts | None = None
     extra_metrics: dict[str, int] = field(default_factory=dict)
 
 
@@ -161,7 +152,7 @@ def _publish(
         metrics.add_metric(name="Duration", unit=MetricUnit.Milliseconds, value=duration_ms)
         counts = invocation.counts
         if counts is not None:
-            metrics.add_metric(name="RecordsIn", unit=MetricUnit.Count, value=counts.records_in)
+            metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=counts.received)
             metrics.add_metric(
                 name="RecordsProcessed", unit=MetricUnit.Count, value=counts.processed
             )

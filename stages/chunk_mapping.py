@@ -11,7 +11,7 @@ lineage timestamp differ.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -20,7 +20,7 @@ from shared.context import PipelineContext, get_context
 from shared.errors import InvalidStatePayloadError
 from shared.lambda_runtime import run_stage
 from shared.ledger import PartitionOutput, StageProgress
-from shared.models import ChunkPayload, StagedRecord, StageName, restaged
+from shared.models import ChunkPayload, RecordCounts, StagedRecord, StageName, restaged
 from shared.objects import chunk_key
 from shared.observability import logger
 
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from pydantic import BaseModel
 
-__all__ = ["error_name", "map_chunk", "map_records", "run_chunk_stage"]
+OutputT = TypeVar("OutputT", bound="BaseModel")
+
+__all__ = ["error_name", "map_chunk", "map_records", "passed_on", "run_chunk_stage"]
 
 
 def error_name(error: BaseException) -> str:
@@ -42,19 +44,34 @@ def error_name(error: BaseException) -> str:
     return type(error).__name__
 
 
+def passed_on(payload: ChunkPayload, result: ChunkPayload) -> RecordCounts:
+    """What validate, transform or enrich did to a chunk's records.
+
+    The chunk's still-valid records went in; this stage's rejects are the growth of the
+    payload's running reject count.
+    """
+    received = payload.chunk.records - payload.rejected
+    rejected = result.rejected - payload.rejected
+    return RecordCounts(received=received, processed=received - rejected, rejected=rejected)
+
+
 def run_chunk_stage(
     stage: StageName,
     event: Any,
     context: LambdaContext | None,
-    work: Callable[[ChunkPayload, PipelineContext], BaseModel],
+    work: Callable[[ChunkPayload, PipelineContext], OutputT],
+    counts: Callable[[ChunkPayload, OutputT], RecordCounts],
 ) -> dict[str, Any]:
     """Run a per-chunk stage's handler; a failed invocation is counted in the chunk ledger.
+
+    ``counts`` is the stage's account of what it did (``passed_on`` for a stage that
+    passes the chunk on).
 
     Raises:
         Whatever ``work`` raises, unchanged (the state machine retries or catches it).
     """
 
-    def counted(payload: ChunkPayload) -> BaseModel:
+    def counted(payload: ChunkPayload) -> OutputT:
         ctx = get_context()
         try:
             return work(payload, ctx)
@@ -62,7 +79,7 @@ def run_chunk_stage(
             _note_failed_attempt(ctx, payload, stage, err)
             raise
 
-    return run_stage(stage.value, event, context, ChunkPayload, counted)
+    return run_stage(stage.value, event, context, ChunkPayload, counted, counts)
 
 
 def _note_failed_attempt(
@@ -108,8 +125,8 @@ def map_chunk(
         payload.chunk,
         stage,
         StageProgress(
-            records_in=len(records),
-            records_out=len(output),
+            received=len(records),
+            processed=len(output),
             started_at=started,
             finished_at=utc_now(),
         ),

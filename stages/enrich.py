@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.datasets import get_dataset
 from shared.models import ChunkPayload, StageName
-from stages.chunk_mapping import map_chunk, run_chunk_stage
+from stages.chunk_mapping import map_chunk, passed_on, run_chunk_stage
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -39,4 +39,4 @@ def enrich(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``Enrich`` state."""
-    return run_chunk_stage(StageName.ENRICH, event, context, enrich)
+    return run_chunk_stage(StageName.ENRICH, event, context, enrich, passed_on)

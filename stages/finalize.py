@@ -111,5 +111,10 @@ def _with_first_chunk_error(outcome: BatchOutcome, ctx: PipelineContext) -> Batc
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``Finalize`` state."""
     return run_stage(
-        "finalize", event, context, FinalizeInput, lambda s: finalize(s, get_context())
+        "finalize",
+        event,
+        context,
+        FinalizeInput,
+        lambda summary: finalize(summary, get_context()),
+        lambda _, outcome: outcome.counts,
     )

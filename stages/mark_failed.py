@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from shared.clock import utc_now
 from shared.context import PipelineContext, get_context
 from shared.lambda_runtime import run_stage
-from shared.models import BatchCounts, BatchFailure, BatchOutcome, BatchStatus, EventType
+from shared.models import BatchFailure, BatchOutcome, BatchStatus, EventType, RecordCounts
 from shared.observability import logger
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def mark_failed(failure: BatchFailure, ctx: PipelineContext) -> BatchOutcome:
         dataset=batch.dataset,
         status=BatchStatus.FAILED,
         execution_arn=failure.execution_arn,
-        counts=BatchCounts(
+        counts=RecordCounts(
             received=counts.received,
             processed=counts.processed,
             rejected=counts.rejected,
@@ -53,5 +53,10 @@ def mark_failed(failure: BatchFailure, ctx: PipelineContext) -> BatchOutcome:
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``MarkFailed`` state."""
     return run_stage(
-        "mark_failed", event, context, BatchFailure, lambda f: mark_failed(f, get_context())
+        "mark_failed",
+        event,
+        context,
+        BatchFailure,
+        lambda failure: mark_failed(failure, get_context()),
+        lambda _, outcome: outcome.counts,
     )

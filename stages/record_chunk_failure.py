@@ -42,7 +42,7 @@ def record_chunk_failure(failure: ChunkFailure, ctx: PipelineContext) -> ChunkOu
     ctx.ledger.record_failed(failure.batch_id, chunk, info)
     return ChunkOutcome(
         index=chunk.index,
-        records=chunk.records,
+        received=chunk.records,
         processed=0,
         rejected=0,
         failed=chunk.records,
@@ -57,5 +57,6 @@ def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, A
         event,
         context,
         ChunkFailure,
-        lambda f: record_chunk_failure(f, get_context()),
+        lambda failure: record_chunk_failure(failure, get_context()),
+        lambda _, outcome: outcome.stage_counts(),
     )

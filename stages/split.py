@@ -34,6 +34,7 @@ from shared.models import (
     BatchView,
     ChunkRef,
     ObjectRef,
+    RecordCounts,
     ReplayParent,
     RunKind,
     SplitInput,
@@ -293,4 +294,16 @@ def _drain(in_flight: list[Future[None]], keep: int) -> None:
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``Split`` state."""
-    return run_stage("split", event, context, SplitInput, lambda r: split(r, get_context()))
+    return run_stage(
+        "split",
+        event,
+        context,
+        SplitInput,
+        lambda request: split(request, get_context()),
+        split_counts,
+    )
+
+
+def split_counts(_: SplitInput, result: SplitResult) -> RecordCounts:
+    """What split did: every record it read went on, in a chunk (validation rejects later)."""
+    return RecordCounts(received=result.records_received, processed=result.records_received)

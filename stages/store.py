@@ -72,8 +72,8 @@ def store(payload: ChunkPayload, ctx: PipelineContext) -> ChunkOutcome:
         payload.batch_id,
         payload.chunk,
         StageProgress(
-            records_in=len(enriched) + len(rejected),
-            records_out=len(enriched),
+            received=len(enriched) + len(rejected),
+            processed=len(enriched),
             rejected=len(rejected),
             started_at=started,
             finished_at=utc_now(),
@@ -84,7 +84,7 @@ def store(payload: ChunkPayload, ctx: PipelineContext) -> ChunkOutcome:
     )
     return ChunkOutcome(
         index=payload.chunk.index,
-        records=payload.chunk.records,
+        received=payload.chunk.records,
         processed=entry.processed if entry.status is ChunkStatus.STORED else 0,
         rejected=entry.rejected if entry.status is ChunkStatus.STORED else 0,
         failed=entry.failed,
@@ -105,4 +105,6 @@ def partition_records(
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``Store`` state."""
-    return run_chunk_stage(StageName.STORE, event, context, store)
+    return run_chunk_stage(
+        StageName.STORE, event, context, store, lambda _, outcome: outcome.stage_counts()
+    )

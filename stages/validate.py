@@ -26,7 +26,7 @@ from shared.models import (
     StageName,
 )
 from shared.objects import chunk_key
-from stages.chunk_mapping import run_chunk_stage
+from stages.chunk_mapping import passed_on, run_chunk_stage
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -59,8 +59,8 @@ def validate(payload: ChunkPayload, ctx: PipelineContext) -> ChunkPayload:
         payload.chunk,
         StageName.VALIDATE,
         StageProgress(
-            records_in=len(rows),
-            records_out=len(valid),
+            received=len(rows),
+            processed=len(valid),
             rejected=len(rejected),
             started_at=started,
             finished_at=utc_now(),
@@ -107,4 +107,4 @@ def validate_rows(
 
 def handler(event: dict[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     """Lambda entry point of the ``Validate`` state."""
-    return run_chunk_stage(StageName.VALIDATE, event, context, validate)
+    return run_chunk_stage(StageName.VALIDATE, event, context, validate, passed_on)

@@ -231,7 +231,7 @@ def test_batch_completes_with_exactly_the_broken_rows_rejected(finished_batch: F
     assert set(stages) == {"validate", "transform", "enrich", "store"}, stages
     assert all(s["chunks_done"] == batch["chunks_total"] for s in stages.values()), stages
     assert stages["validate"]["rejected"] == counts["rejected"]
-    assert stages["store"]["records_out"] == counts["processed"]
+    assert stages["store"]["processed"] == counts["processed"]
 
 
 def test_every_broken_row_is_served_as_rejected_with_its_reasons(

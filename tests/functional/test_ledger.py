@@ -54,7 +54,7 @@ def _chunk(index: int) -> ChunkRef:
 
 def _progress(rejected: int = 0) -> StageProgress:
     return StageProgress(
-        records_in=10, records_out=10 - rejected, rejected=rejected, started_at=T0, finished_at=T0
+        received=10, processed=10 - rejected, rejected=rejected, started_at=T0, finished_at=T0
     )
 
 

@@ -37,7 +37,7 @@ def test_real_flights_complete_with_rejects_and_come_out_enriched(pipeline: Pipe
     }
     assert set(batch["stages"]) == {"validate", "transform", "enrich", "store"}
     assert batch["stages"]["validate"]["rejected"] == broken
-    assert batch["stages"]["store"]["records_out"] == good
+    assert batch["stages"]["store"]["processed"] == good
 
     rejects = pipeline.get(
         f"/batches/{batch['batch_id']}/records?status=rejected&limit=200"

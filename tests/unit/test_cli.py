@@ -56,13 +56,13 @@ from cli.source import (
 from cli.transfer import MultipartBody, ProgressReader
 from shared.models import (
     BatchAccepted,
-    BatchCounts,
     BatchPage,
     BatchStatus,
     BatchView,
     ChunkProgress,
     ErrorBody,
     ErrorInfo,
+    RecordCounts,
 )
 
 API = "http://api.test"
@@ -161,7 +161,7 @@ def view(status: BatchStatus = BatchStatus.SUCCEEDED, **changes: Any) -> BatchVi
         "received_at": T0,
         "started_at": T0 + timedelta(seconds=1),
         "finished_at": T0 + timedelta(seconds=4.5) if finished else None,
-        "counts": BatchCounts(received=3, processed=3 if finished else 0),
+        "counts": RecordCounts(received=3, processed=3 if finished else 0),
         "chunks": ChunkProgress(total=1, stored=1 if finished else 0),
     }
     fields.update(changes)
@@ -432,7 +432,7 @@ def test_failed_batch_exits_1_with_its_error(tmp_path: Path):
 
 def test_completed_with_rejects_exits_0_and_points_at_the_rejects(tmp_path: Path):
     done = view(
-        BatchStatus.COMPLETED_WITH_REJECTS, counts=BatchCounts(received=3, processed=2, rejected=1)
+        BatchStatus.COMPLETED_WITH_REJECTS, counts=RecordCounts(received=3, processed=2, rejected=1)
     )
     http = (
         FakeHttp()
@@ -746,7 +746,7 @@ def test_progress_figures_follow_the_batch_from_queue_to_split_to_chunks():
     chunks = view(
         BatchStatus.RUNNING,
         chunks=ChunkProgress(total=10, stored=3, failed=1, running=2, pending=4),
-        counts=BatchCounts(received=10_000, processed=3_500, rejected=500),
+        counts=RecordCounts(received=10_000, processed=3_500, rejected=500),
     )
 
     queued = tracker.observe(received, 0.0)
@@ -781,7 +781,7 @@ def test_records_per_second_follow_the_recent_pace():
         snapshot = view(
             BatchStatus.RUNNING,
             chunks=ChunkProgress(total=100),
-            counts=BatchCounts(received=100_000, processed=done),
+            counts=RecordCounts(received=100_000, processed=done),
         )
         figures = tracker.observe(snapshot, float(second))
     assert figures is not None
@@ -885,7 +885,7 @@ def test_batches_lists_every_batch_with_its_counts(tmp_path: Path):
     other = view(
         BatchStatus.FAILED,
         batch_id="20261202T060000-abcdef0123456789",
-        counts=BatchCounts(received=1_234, failed=1_234),
+        counts=RecordCounts(received=1_234, failed=1_234),
     )
     http = FakeHttp().on("GET", "/batches", answer(BatchPage(batches=[view(), other])))
 

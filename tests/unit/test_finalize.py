@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 
 from shared.ledger import ChunkEntry, ChunkStatus, StageProgress, contribution, summary_delta
 from shared.models import (
-    BatchCounts,
     BatchStatus,
     BatchView,
     ChunkProgress,
     ChunkRef,
     ErrorInfo,
+    RecordCounts,
     StageName,
 )
 from stages.finalize import outcome_of
@@ -35,7 +35,7 @@ def _batch(
         content_type="text/csv",
         raw_key="raw/x.csv",
         received_at=T0,
-        counts=BatchCounts(
+        counts=RecordCounts(
             received=received, processed=processed, rejected=rejected, failed=failed
         ),
         chunks=ChunkProgress(
@@ -115,8 +115,8 @@ def _move(entry: ChunkEntry, move: str, rejected: int) -> ChunkEntry:
             }
         )
     progress = StageProgress(
-        records_in=CHUNK.records,
-        records_out=CHUNK.records - rejected,
+        received=CHUNK.records,
+        processed=CHUNK.records - rejected,
         rejected=rejected,
         started_at=T0,
         finished_at=T0,

@@ -9,20 +9,19 @@ from typing import Any
 import pytest
 
 from chalicelib import starter
-from shared.lambda_runtime import run_stage, stage_counts
+from shared.lambda_runtime import run_stage
 from shared.models import (
-    BatchCounts,
-    BatchOutcome,
-    BatchStatus,
     ChunkOutcome,
     ChunkPayload,
     ChunkRef,
-    EventType,
-    ExecutionInput,
     ObjectRef,
+    RecordCounts,
+    SplitInput,
     SplitResult,
 )
-from shared.observability import StageCounts, observe_invocation, tracer, tracing_enabled
+from shared.observability import observe_invocation, tracer, tracing_enabled
+from stages.chunk_mapping import passed_on
+from stages.split import split_counts
 
 BATCH = "20261126T000000-0123456789abcdef"
 EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:sluice-dev-pipeline:{BATCH}"
@@ -47,23 +46,23 @@ def _emf_lines(output: str) -> list[dict[str, Any]]:
 
 
 def test_validate_counts_the_rows_it_rejects():
-    counts = stage_counts(_chunk(1000), _chunk(1000, rejected=12))
-    assert counts == StageCounts(records_in=1000, processed=988, rejected=12)
+    counts = passed_on(_chunk(1000), _chunk(1000, rejected=12))
+    assert counts == RecordCounts(received=1000, processed=988, rejected=12)
 
 
 def test_later_stages_count_only_the_records_still_valid():
-    counts = stage_counts(_chunk(1000, rejected=12), _chunk(1000, rejected=12))
-    assert counts == StageCounts(records_in=988, processed=988, rejected=0)
+    counts = passed_on(_chunk(1000, rejected=12), _chunk(1000, rejected=12))
+    assert counts == RecordCounts(received=988, processed=988, rejected=0)
 
 
 def test_store_and_chunk_failures_count_the_chunks_valid_records():
-    stored = ChunkOutcome(index=0, records=1000, processed=988, rejected=12, failed=0)
-    failed = ChunkOutcome(index=1, records=500, processed=0, rejected=0, failed=500)
-    assert stage_counts(_chunk(1000, 12), stored) == StageCounts(988, 988)
-    assert stage_counts(_chunk(500), failed) == StageCounts(500, 0, failed=500)
+    stored = ChunkOutcome(index=0, received=1000, processed=988, rejected=12, failed=0)
+    failed = ChunkOutcome(index=1, received=500, processed=0, rejected=0, failed=500)
+    assert stored.stage_counts() == RecordCounts(received=988, processed=988)
+    assert failed.stage_counts() == RecordCounts(received=500, processed=0, failed=500)
 
 
-def test_split_and_finalize_count_the_whole_batch():
+def test_split_counts_every_record_it_read_as_passed_on():
     split = SplitResult(
         dataset="flights",
         source_key="raw/x",
@@ -72,16 +71,8 @@ def test_split_and_finalize_count_the_whole_batch():
         manifest=ObjectRef(bucket="raw", key="chunks/x/manifest.json"),
         max_concurrency=4,
     )
-    outcome = BatchOutcome(
-        event_type=EventType.BATCH_COMPLETED_WITH_REJECTS,
-        batch_id=BATCH,
-        dataset="flights",
-        status=BatchStatus.COMPLETED_WITH_REJECTS,
-        execution_arn=EXECUTION,
-        counts=BatchCounts(received=1012, processed=1000, rejected=12, failed=0),
-    )
-    assert stage_counts(ExecutionInput(batch_id=BATCH), split) == StageCounts(1012, 1012)
-    assert stage_counts(split, outcome) == StageCounts(1012, 1000, 12, 0)
+    request = SplitInput(batch_id=BATCH, execution_arn=EXECUTION)
+    assert split_counts(request, split) == RecordCounts(received=1012, processed=1012)
 
 
 def test_a_stage_publishes_its_counts_and_duration_with_the_batch_as_metadata(
@@ -93,6 +84,7 @@ def test_a_stage_publishes_its_counts_and_duration_with_the_batch_as_metadata(
         None,
         ChunkPayload,
         lambda payload: payload.model_copy(update={"rejected": 3}),
+        passed_on,
     )
 
     assert answer["rejected"] == 3
@@ -102,13 +94,13 @@ def test_a_stage_publishes_its_counts_and_duration_with_the_batch_as_metadata(
     assert sorted(definition["Dimensions"][0]) == ["service", "stage"]
     assert {m["Name"] for m in definition["Metrics"]} == {
         "Duration",
-        "RecordsIn",
+        "RecordsReceived",
         "RecordsProcessed",
         "RecordsRejected",
         "RecordsFailed",
     }
     assert (emf["stage"], emf["service"]) == ("validate", "sluice")
-    assert (emf["RecordsIn"], emf["RecordsProcessed"], emf["RecordsRejected"]) == (
+    assert (emf["RecordsReceived"], emf["RecordsProcessed"], emf["RecordsRejected"]) == (
         [10.0],
         [7.0],
         [3.0],
@@ -121,7 +113,9 @@ def test_a_failed_stage_publishes_no_metrics(capsys: pytest.CaptureFixture[str])
         raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
-        run_stage("transform", _chunk(10).model_dump(mode="json"), None, ChunkPayload, fail)
+        run_stage(
+            "transform", _chunk(10).model_dump(mode="json"), None, ChunkPayload, fail, passed_on
+        )
 
     assert _emf_lines(capsys.readouterr().out) == []
 
