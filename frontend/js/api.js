@@ -164,8 +164,43 @@ export async function getChunk(batchId, index, { signal } = {}) {
   return (await request("GET", `${batchPath(batchId)}/chunks/${encodeURIComponent(String(index))}`, { signal })).data;
 }
 
-export async function listDatasets({ signal } = {}) {
-  return (await request("GET", "/datasets", { signal })).data;
+// The registered datasets change only with a deployment: one GET /datasets per page load.
+let datasetsAnswer = null;
+
+/** Settle with `promise`, or reject with an AbortError as soon as `signal` aborts. */
+function untilAborted(promise, signal) {
+  if (!signal) return promise;
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason ?? new DOMException("The request was aborted", "AbortError"));
+    if (signal.aborted) {
+      abort();
+      return;
+    }
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+/**
+ * The registered datasets, `{datasets: [{name, csv_columns, filters, display}]}`, asked
+ * for once per page load and shared by every view (a failed answer is not kept, so the
+ * next call asks again). `signal` only stops this caller's wait, not the shared request.
+ */
+export function listDatasets({ signal } = {}) {
+  datasetsAnswer ??= request("GET", "/datasets").then(
+    ({ data }) => data,
+    (error) => {
+      datasetsAnswer = null;
+      throw error;
+    },
+  );
+  return untilAborted(datasetsAnswer, signal);
+}
+
+/** One dataset's entry of GET /datasets (null when no dataset of that name is registered). */
+export async function getDataset(name, { signal } = {}) {
+  const answer = await listDatasets({ signal });
+  return (answer?.datasets ?? []).find((dataset) => dataset.name === name) ?? null;
 }
 
 /** The key's usage across every batch: `{cost, batches}` (cost as in a batch's `cost`). */

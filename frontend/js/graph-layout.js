@@ -1,6 +1,8 @@
 // The execution graph's layout, pure: no DOM, no drawing. Given a state machine's ASL
 // definition (and which states carry an error, which makes their node taller), place
-// every state and route every transition; graph.js draws the result as SVG.
+// every state and route every transition; graph.js draws the result as SVG. Everything
+// here reads the definition and the execution's states only, so it runs (and is tested)
+// wherever an ES module does.
 //
 // A small layered ("Sugiyama") layout: longest-path layers from StartAt, dummy points
 // for edges that skip layers, barycentre ordering to keep crossings down, and x
@@ -199,7 +201,24 @@ function placeBlocks(layers, vertices, edges, preds, succs, gapBetween) {
   return x;
 }
 
-/** Lay out one machine ({StartAt, States}); returns positioned nodes and edges in its own coordinates. */
+/** The states every item goes through: from StartAt along Next (not the Catch paths), in order. */
+export function mainPath(machine) {
+  const path = [];
+  let name = machine?.StartAt;
+  while (typeof name === "string" && machine.States?.[name] && !path.includes(name)) {
+    path.push(name);
+    name = machine.States[name].Next;
+  }
+  return path;
+}
+
+/**
+ * Lay out one machine ({StartAt, States}): `{nodes, edges, width, height, mainPath}` in its
+ * own coordinates. A node is `{name, state, x, y, w, h}`; a Map or Parallel node also has
+ * `inner` (the layouts of its machines, laid out the same way) and `innerAt` (where each
+ * sits, relative to the node's top left corner). An edge is `{from, to, kind, label,
+ * points, back}`, `kind` one of next, default, choice, catch.
+ */
 export function layoutMachine(machine, states) {
   const definitions = machine.States ?? {};
   const names = Object.keys(definitions);
@@ -407,7 +426,7 @@ export function layoutMachine(machine, states) {
     edges.push(edge);
   }
 
-  return { nodes, edges, width: width + (backEdges.length ? 32 : 0), height };
+  return { nodes, edges, width: width + (backEdges.length ? 32 : 0), height, mainPath: mainPath(machine) };
 }
 
 

@@ -9,9 +9,7 @@
 import { STATE_STATUS } from "./components.js";
 import { s } from "./dom.js";
 import { formatDuration, formatInt } from "./format.js";
-import { allStates, hasError, isDistributedMap, layoutGraph, layoutMachine, stateStatus } from "./graph-layout.js";
-
-export { allStates, layoutMachine, stateStatus };
+import { hasError, isDistributedMap, layoutGraph, stateStatus } from "./graph-layout.js";
 
 const MARGIN = 12;
 const CHAR_WIDTH = 7.2;
@@ -158,17 +156,6 @@ function mapRunParts(node, run, chunks) {
   return { parts, text: run ? `Map Run: ${text}${note}` : text };
 }
 
-/** The states every item goes through: from StartAt along Next (not the Catch paths). */
-function mainPath(machine) {
-  const path = new Set();
-  let name = machine?.StartAt;
-  while (typeof name === "string" && machine.States?.[name] && !path.has(name)) {
-    path.add(name);
-    name = machine.States[name].Next;
-  }
-  return path;
-}
-
 function drawLayout(layout, states, dx, dy, context) {
   const group = s("g", { transform: `translate(${dx} ${dy})` });
   const edgeLayer = s("g", { class: "edges" });
@@ -196,7 +183,7 @@ function drawLayout(layout, states, dx, dy, context) {
     const type = node.state.Type ?? "State";
     const inMapRun = context.chunkTotal !== undefined;
     // Only the states every chunk goes through count "of all"; a failure path counts its chunks.
-    const total = inMapRun && context.mainPath?.has(node.name) ? context.chunkTotal : null;
+    const total = inMapRun && context.mainPath?.includes(node.name) ? context.chunkTotal : null;
     const line = inMapRun ? fitFirst(chunkStatusCandidates(info, status, total), node.w - 16) : statusLine(info, status, { short: true });
     const long = inMapRun ? chunkStatusLine(info, status, total) : statusLine(info, status);
     const distributed = Boolean(node.inner) && isDistributedMap(node.state);
@@ -237,12 +224,11 @@ function drawLayout(layout, states, dx, dy, context) {
       const chunksTotal = distributed ? (typeof context.chunks?.total === "number" ? context.chunks.total : run ? mapRunCounts(run).total : null) : undefined;
       node.inner.forEach((child, index) => {
         const at = node.innerAt[index];
-        const machine = (node.state.ItemProcessor ?? node.state.Iterator ?? node.state.Branches?.[index]) ?? null;
         group.appendChild(
           drawLayout(child, states, node.x + at.x, node.y + at.y, {
             ...context,
             chunkTotal: distributed ? chunksTotal ?? null : context.chunkTotal,
-            mainPath: distributed ? mainPath(machine) : context.mainPath,
+            mainPath: distributed ? child.mainPath : context.mainPath,
           }),
         );
       });

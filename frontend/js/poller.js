@@ -1,5 +1,9 @@
 // Polling that is kind to the API: slow while the tab is hidden, exponential back-off
 // after errors, one request in flight at a time, and cancelled when the view goes away.
+// A polled view says why a refresh failed with one banner (`pollProblem`), and tells the
+// errors that end its polling from those the next refresh may cure with `stopsPolling`.
+
+import { h, renderIfChanged } from "./dom.js";
 
 const HIDDEN_INTERVAL_MS = 60_000;
 const MAX_BACKOFF_MS = 60_000;
@@ -14,6 +18,36 @@ export function onPollStatus(listener) {
 
 function report(status) {
   for (const listener of listeners) listener(status);
+}
+
+/**
+ * Whether an error ends the polling rather than one refresh: the key was refused (the app
+ * signs out and says so) or the view went away (its requests were aborted). A view lets
+ * these through to the poller untouched, and shows or keeps any other.
+ */
+export function stopsPolling(error) {
+  return Boolean(error?.auth) || error?.name === "AbortError";
+}
+
+/**
+ * The banner a polled view keeps in `region` while its refresh fails: "Could not load
+ * <what>: <message>". `fail(error)` shows it (unless the error stops the polling) and
+ * rethrows, so the poller backs off, says "retrying in N s" in the status line and tries
+ * again; `clear()` takes it away after a good refresh.
+ */
+export function pollProblem(region, what) {
+  return {
+    fail(error) {
+      if (!stopsPolling(error)) {
+        const message = error instanceof Error ? error.message : String(error);
+        renderIfChanged(region, ["error", message], () => h("p", { class: "alert alert-danger", role: "alert", "data-poll-error": what }, `Could not load ${what}: ${message}`));
+      }
+      throw error;
+    },
+    clear() {
+      renderIfChanged(region, null, () => []);
+    },
+  };
 }
 
 export class Poller {
@@ -61,8 +95,7 @@ export class Poller {
       this.errors = 0;
       this.lastError = null;
     } catch (error) {
-      if (this.stopped || error?.name === "AbortError") return;
-      if (error?.auth) {
+      if (this.stopped || stopsPolling(error)) {
         this.stop();
         return;
       }

@@ -1,8 +1,9 @@
 """The running local runtime (``python -m devserver``) as a session fixture, and clients for it.
 
 One devserver process serves the whole e2e session: moto on one free port, the API on
-another. Its output goes to a log file; when a test fails the log's path is printed at
-the end of the session, and a failed start puts the log's tail in the error itself.
+another, with the tests' second dataset (readings) registered beside flights. Its output
+goes to a log file; when a test fails the log's path is printed at the end of the
+session, and a failed start puts the log's tail in the error itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import boto3
 import pytest
 import requests
 
+from shared.datasets import DATASET_MODULES_VARIABLE
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -42,6 +45,9 @@ DEVSERVER_LOG = pytest.StashKey[Path]()
 # The session's chunks hold 1,000 rows (the default is larger): small batches make
 # several chunks, which the dashboard's tests count.
 CHUNK_ROWS = 1_000
+# The session's runtime also knows the tests' second dataset, so the dashboard shows one
+# that is not flights (SLUICE_DATASET_MODULES, read by shared.datasets in every process).
+SESSION_DATASET_MODULES = "tests.functional.readings_dataset"
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,10 @@ def _child_environment() -> dict[str, str]:
         if not key.startswith(("AWS_", "SLUICE_", "MOTO_"))
     }
     environment["PYTHONUNBUFFERED"] = "1"
+    # The runtime and its spawned Lambda workers import dataset modules from the checkout.
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     environment["SLUICE_API_TOKEN"] = API_TOKEN
     environment["SLUICE_CHUNK_SIZE"] = str(CHUNK_ROWS)
     return environment
@@ -180,10 +190,11 @@ def start_local_runtime(
 def local_runtime(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalRuntime]:
-    """Start ``python -m devserver`` on two free ports and stop it after the session."""
+    """Start ``python -m devserver`` (flights and readings) on free ports for the session."""
     directory = tmp_path_factory.mktemp("devserver")
+    environment = {DATASET_MODULES_VARIABLE: SESSION_DATASET_MODULES}
     try:
-        with start_local_runtime(directory) as runtime:
+        with start_local_runtime(directory, environment) as runtime:
             yield runtime
     finally:
         request.config.stash[DEVSERVER_LOG] = directory / "devserver.log"

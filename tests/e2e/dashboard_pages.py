@@ -163,10 +163,11 @@ class ApiClient:
         accepted: dict[str, Any] = response.json()
         return accepted
 
-    def post_csv(self, body: bytes) -> dict[str, Any]:
+    def post_csv(self, body: bytes, dataset: str = "flights") -> dict[str, Any]:
+        """``POST /batches?dataset=...`` with a CSV body; return the accepted batch (202)."""
         response = requests.post(
             f"{self.base_url}/batches",
-            params={"dataset": "flights"},
+            params={"dataset": dataset},
             data=body,
             headers={**self.headers, "Content-Type": "text/csv"},
             timeout=HTTP_TIMEOUT_S,

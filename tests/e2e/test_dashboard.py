@@ -29,6 +29,7 @@ from tests.e2e.dashboard_pages import (
     Dashboard,
     repeated_csv,
 )
+from tests.functional.readings_dataset import readings_csv
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,6 +73,9 @@ BODY_LIMIT = 5_000_000
 FAILING_ROWS = 6 * CHUNK_ROWS
 FAILING_CHUNK = 5
 WRONG_HEADER = b"year,month,dia,dep_time\n2013,1,1,517\n"
+# The processed table's header, from each dataset's display (GET /datasets).
+FLIGHT_COLUMNS = ["Flight", "Carrier", "Route", "Scheduled departure", "Delay", "Gaps"]
+READING_COLUMNS = ["Reading", "Taken", "Temperature", "Site", "Gaps"]
 
 
 def csv_just_over(limit: int) -> tuple[bytes, int]:
@@ -300,9 +304,11 @@ def test_csv_uploaded_through_ingest_finishes_with_counts_rejects_records_and_gr
     page.keyboard.press("Enter")
     expect(page.locator("[data-selected-state='Validate']")).to_contain_text("Attempts")
 
-    # Processed records are enriched; a record's lineage points back at the upload.
+    # Processed records are enriched, in the columns the flights dataset declares; a
+    # record's lineage points back at the upload.
     processed = page.locator("[data-region='processed']")
-    ua1545 = processed.locator("tr[data-flight='UA1545-2013-01-01-EWR']")
+    expect(processed.locator("thead th")).to_have_text(FLIGHT_COLUMNS)
+    ua1545 = processed.locator("tr[data-record-label='UA1545-2013-01-01-EWR']")
     expect(ua1545).to_contain_text("United Air Lines Inc.")
     expect(ua1545).to_contain_text("Newark Liberty Intl")
     expect(ua1545).to_contain_text("2013-01-01 10:15 UTC")
@@ -509,7 +515,57 @@ def test_a_failed_chunk_shows_in_the_chunk_table_and_its_detail(
     error.get_by_role("button", name=f"Chunk {FAILING_CHUNK}").click()
     expect(detail).to_be_visible()
     # The other chunks' records were stored, and show.
-    expect(page.locator("[data-region='processed'] tbody tr[data-flight]").first).to_be_visible()
+    expect(
+        page.locator("[data-region='processed'] tbody tr[data-record-label]").first
+    ).to_be_visible()
+    dashboard.assert_nothing_ran()
+
+
+# --------------------------------------------------------------------------- a second dataset
+
+
+def test_a_readings_batch_shows_the_columns_its_dataset_declares(
+    dashboard: Dashboard, api_token: str, client: ApiClient, local_runtime: LocalRuntime
+):
+    accepted = client.post_csv(readings_csv("S1", "S2", "S9").encode(), dataset="readings")
+    batch = finished(client, local_runtime, accepted["batch_id"])
+    assert batch["counts"] == {"received": 3, "processed": 3, "rejected": 0, "failed": 0}
+    page = dashboard.page
+    dashboard.sign_in(api_token)
+    dashboard.open(f"#/batches/{batch['batch_id']}")
+    expect(page.locator("[data-batch-status]")).to_have_attribute("data-batch-status", "SUCCEEDED")
+
+    processed = page.locator("[data-region='processed']")
+    expect(processed.locator("thead th")).to_have_text(READING_COLUMNS)
+    rows = processed.locator("tbody tr[data-record-label]")
+    expect(rows).to_have_count(3)
+    # The first column names each reading by its sensor, as its lineage button.
+    expect(rows.locator("td:first-child button")).to_have_text(["▸S1", "▸S2", "▸S9"])
+    s1 = processed.locator("tr[data-record-label='S1']")
+    expect(s1.locator("td[data-label='Taken']")).to_have_text("2024-05-01 10:00 UTC")
+    expect(s1.locator("td[data-label='Temperature'] .value-detail")).to_have_text("68")
+    expect(s1.locator("td[data-label='Site']")).to_have_text("Roof")
+    expect(s1.locator("td[data-label='Gaps']")).to_have_text("none")
+    s9 = processed.locator("tr[data-record-label='S9']")
+    expect(s9.locator("td[data-label='Site'] [data-missing='site']")).to_have_text("unknown site")
+    expect(s9.locator("td[data-label='Gaps'] .chip")).to_have_text(["site"])
+    # Nothing of the flights' table.
+    for flights_only in ("Flight", "Carrier", "Route", "Delay", "unknown airport"):
+        expect(processed).not_to_contain_text(flights_only)
+    expect(processed).to_contain_text("Select a reading to see its lineage.")
+    s9.get_by_role("button", name="S9").click()
+    expect(processed.locator("[data-lineage-of='processed:4'] .lineage-title")).to_have_text(
+        "Lineage of S9"
+    )
+    dashboard.screenshot("batch-readings")
+
+    # The record's own page shows the stored reading the same way, above every field.
+    s9.locator("a[data-record-link]").click()
+    stored = page.locator("#record-stored")
+    expect(stored.locator(".panel-title")).to_have_text("The stored reading")
+    expect(stored.locator(".record-display")).to_contain_text("unknown site")
+    expect(stored.locator("[data-field='sensor'] dd")).to_have_text("S9")
+    dashboard.screenshot("record-readings")
     dashboard.assert_nothing_ran()
 
 
@@ -536,7 +592,7 @@ def test_markup_in_a_record_is_shown_as_text_and_never_runs(
     expect(rejected.locator(".values-details dt").filter(has_text=XSS_FIELD)).to_have_count(1)
 
     processed = page.locator("[data-region='processed']")
-    expect(processed.locator("tr[data-flight='UA1545-2013-01-01-EWR']")).to_be_visible()
+    expect(processed.locator("tr[data-record-label='UA1545-2013-01-01-EWR']")).to_be_visible()
     processed.get_by_role("button", name=re.compile("UA1545")).click()
     expect(processed.locator("[data-lineage-of='processed:1']")).to_be_visible()
     rejected.get_by_role("button", name=re.compile("Line 2")).click()

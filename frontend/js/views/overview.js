@@ -20,7 +20,7 @@ import {
 } from "../components.js";
 import { h, renderIfChanged } from "../dom.js";
 import { durationBetween, formatAgo, formatBytes, formatClock, formatDuration, formatInt, formatUsd, formatValue, parseTime } from "../format.js";
-import { Poller } from "../poller.js";
+import { Poller, pollProblem, stopsPolling } from "../poller.js";
 
 const REFRESH_MS = 5_000;
 const PAGES = 3;
@@ -65,7 +65,7 @@ function funnelStages(batches, details) {
     out.received += counts.received ?? 0;
     const stages = batch.stages ?? {};
     if (Object.keys(stages).length) {
-      for (const stage of STAGES) out[stage.key] += stages[stage.key]?.records_out ?? 0;
+      for (const stage of STAGES) out[stage.key] += stages[stage.key]?.processed ?? 0;
     } else if (TERMINAL.has(batch.status)) {
       // Only validation rejects records; failed chunks count as not having got through.
       out.validate += Math.max(0, (counts.received ?? 0) - (counts.rejected ?? 0) - (counts.failed ?? 0));
@@ -122,7 +122,7 @@ export function stageProgressRows(batch) {
           caption: `${formatInt(done)}/${formatInt(total)} chunks`,
           segments: [{ value: total ? done : 0, tone: done >= total && total ? "success" : "info", label: "Chunks done" }],
         }),
-        h("span", { class: "stage-records" }, `${formatInt(summary.records_in ?? 0)} in → ${formatInt(summary.records_out ?? 0)} out`),
+        h("span", { class: "stage-records" }, `${formatInt(summary.received ?? 0)} in → ${formatInt(summary.processed ?? 0)} out`),
       );
     }),
   );
@@ -280,7 +280,7 @@ export function mountOverview(container) {
     try {
       usage.value = await getUsage({ signal });
     } catch (error) {
-      if (error?.auth || error?.name === "AbortError") throw error;
+      if (stopsPolling(error)) throw error;
       // A key without the scope, or an API without the route: the overview goes on without it.
       if (error?.scope || error?.status === 404) usage.unavailable = true;
     }
@@ -297,17 +297,15 @@ export function mountOverview(container) {
   };
   window.addEventListener("resize", onResize);
 
+  const problems = pollProblem(problem, "batches");
   const poller = new Poller(async (signal) => {
     let listing;
     try {
       [listing] = await Promise.all([listRecentBatches({ pages: PAGES, signal }), loadUsage(signal)]);
     } catch (error) {
-      if (!error?.auth && error?.name !== "AbortError") {
-        renderIfChanged(problem, ["error", error.message], () => h("p", { class: "alert alert-danger", role: "alert" }, `Could not load batches: ${error.message}`));
-      }
-      throw error;
+      problems.fail(error);
     }
-    renderIfChanged(problem, null, () => []);
+    problems.clear();
     const { batches, complete } = listing;
     const running = batches.filter((batch) => batch.status === "RUNNING").slice(0, MAX_RUNNING_DETAILS);
     const details = new Map();
@@ -316,7 +314,7 @@ export function mountOverview(container) {
         try {
           details.set(batch.batch_id, await getBatch(batch.batch_id, { signal }));
         } catch (error) {
-          if (error?.auth || error?.name === "AbortError") throw error;
+          if (stopsPolling(error)) throw error;
         }
       }),
     );

@@ -1,13 +1,15 @@
 // One source line's whole story, from GET /batches/{id}/records/{line}: its raw values as
 // received, the request or upload it came with, the run and execution that processed it
 // and its chunk, when each stage touched it, why it was rejected or where it is stored,
-// and the replay it led to or came from. Polls while the line is still pending.
+// and the replay it led to or came from. Polls while the line is still pending. A stored
+// record is shown as its dataset's display lays it out, above all its fields.
 
-import { getRecordLineage } from "../api.js";
+import { getDataset, getRecordLineage } from "../api.js";
 import { batchLink, emptyState, errorBox, executionName, facts, pageHeader, panel, reasonsList, recordLink } from "../components.js";
 import { h, renderIfChanged, replace } from "../dom.js";
 import { formatDateTime, formatDuration, formatInt, formatPrecise, formatValue, parseTime } from "../format.js";
-import { Poller } from "../poller.js";
+import { Poller, pollProblem, stopsPolling } from "../poller.js";
+import { capitalised, displayCell, displayOf, recordLabel } from "../record-display.js";
 
 const REFRESH_MS = 3_000;
 
@@ -50,6 +52,22 @@ function valuePairs(values, named = new Set()) {
       ),
     ),
   );
+}
+
+/** The stored record: its dataset's display columns (when known), then every field. */
+function renderStored(story, display) {
+  if (!display?.columns.length) return valuePairs(story.record);
+  return [
+    facts(
+      [
+        [capitalised(display.noun), recordLabel(story.record, display, story.line)],
+        ...display.columns.map((column) => [formatValue(column.label), displayCell(story.record, column)]),
+      ],
+      { className: "record-display" },
+    ),
+    h("h3", { class: "subhead" }, "Every field"),
+    valuePairs(story.record),
+  ];
 }
 
 function replayLinks(story) {
@@ -181,6 +199,17 @@ export function mountRecord(container, { params }) {
   container.appendChild(h("div", { class: "view view-record", "data-record": `${batchId}:${line}` }, headerRegion, problem, body));
   renderIfChanged(headerRegion, ["loading"], () => pageHeader(`Line ${line}`, null, back()));
 
+  const problems = pollProblem(problem, "the record");
+  const recordTitle = recordPanel.querySelector(".panel-title");
+  let display = null;
+  const loadDisplay = async (dataset, signal) => {
+    try {
+      display = displayOf(await getDataset(dataset, { signal }));
+    } catch (error) {
+      // Without its display the record still shows every field; the next refresh asks again.
+      if (stopsPolling(error)) throw error;
+    }
+  };
   const poller = new Poller(async (signal) => {
     let story;
     try {
@@ -192,12 +221,9 @@ export function mountRecord(container, { params }) {
         body.hidden = true;
         return false;
       }
-      if (!error?.auth && error?.name !== "AbortError") {
-        renderIfChanged(problem, ["error", error.message], () => h("p", { class: "alert alert-danger", role: "alert" }, `Could not load the record: ${error.message}`));
-      }
-      throw error;
+      problems.fail(error);
     }
-    renderIfChanged(problem, null, () => []);
+    problems.clear();
     body.hidden = false;
     renderIfChanged(headerRegion, [story.state, story.batch_id, story.line], () =>
       pageHeader(
@@ -215,7 +241,9 @@ export function mountRecord(container, { params }) {
     renderIfChanged(outcomeRegion, [story.state, story.reasons, story.stored], () => renderOutcome(story));
     renderIfChanged(rawRegion, [story.raw, [...named]], () => (story.raw ? valuePairs(story.raw, named) : emptyState("The raw values are not available.")));
     recordPanel.hidden = !story.record;
-    renderIfChanged(recordRegion, [story.record], () => (story.record ? valuePairs(story.record) : []));
+    if (story.record && !display) await loadDisplay(story.dataset, signal);
+    if (recordTitle && display) recordTitle.textContent = `The stored ${display.noun}`;
+    renderIfChanged(recordRegion, [story.record, display], () => (story.record ? renderStored(story, display) : []));
     return story.state === "pending";
   }, { interval: REFRESH_MS }).start();
 

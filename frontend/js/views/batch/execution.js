@@ -4,8 +4,8 @@
 import { STATE_STATUS, emptyState, facts, stateBadge, table } from "../../components.js";
 import { h } from "../../dom.js";
 import { durationBetween, formatDateTime, formatDuration, formatInt, formatValue } from "../../format.js";
-import { allStates, mapRunCounts, mapRunLine, stateStatus } from "../../graph.js";
-import { isDistributedMap } from "../../graph-layout.js";
+import { mapRunCounts, mapRunLine } from "../../graph.js";
+import { allStates, isDistributedMap, stateStatus } from "../../graph-layout.js";
 
 // The history can be long (a batch's own events, not its chunks'); show its newest part.
 export const HISTORY_SHOWN = 300;

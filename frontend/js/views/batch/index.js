@@ -7,12 +7,13 @@
 // execution and the records only when what they show can have changed, and no more often
 // than their own intervals.
 
-import { getBatch, getChunk, getChunks, getExecution, getRecords, retryBatch } from "../../api.js";
+import { getBatch, getChunk, getChunks, getDataset, getExecution, getRecords, retryBatch } from "../../api.js";
 import { TERMINAL, chunkSummary, costBreakdown, emptyState, errorBox, pageHeader, panel, statusBadge } from "../../components.js";
 import { h, renderIfChanged, replace } from "../../dom.js";
 import { formatInt } from "../../format.js";
 import { executionGraph } from "../../graph.js";
-import { Poller } from "../../poller.js";
+import { Poller, pollProblem, stopsPolling } from "../../poller.js";
+import { UNKNOWN_DISPLAY, displayOf } from "../../record-display.js";
 import { uploadFor } from "../../upload.js";
 import { CHUNK_FILTERS, CHUNK_PAGE, emptyChunkList, nextToken, renderChunkDetail, renderChunkTable, visibleChunks } from "./chunks.js";
 import { firstFailingState, renderEvents, renderStateDetails, renderStateTable } from "./execution.js";
@@ -41,6 +42,8 @@ export function mountBatch(container, { params }) {
     executionAt: 0,
     rejected: null,
     processed: null,
+    // How the batch's dataset shows a stored record (GET /datasets), once known.
+    display: null,
     rejectedError: null,
     processedError: null,
     recordsKey: null,
@@ -156,7 +159,7 @@ export function mountBatch(container, { params }) {
       if (state.chunks.filter !== filter) return;
       Object.assign(state.chunks, { first: page.chunks ?? [], firstNext: page.next ?? null, loaded: true, error: null, fetchedAt: Date.now(), key });
     } catch (error) {
-      if (error?.auth || error?.name === "AbortError") throw error;
+      if (stopsPolling(error)) throw error;
       Object.assign(state.chunks, { error, fetchedAt: Date.now() });
     }
   };
@@ -171,7 +174,7 @@ export function mountBatch(container, { params }) {
       const data = await getChunk(batchId, selected.index, { signal });
       if (state.chunk?.index === selected.index) Object.assign(state.chunk, { data, error: null });
     } catch (error) {
-      if (error?.auth || error?.name === "AbortError") throw error;
+      if (stopsPolling(error)) throw error;
       if (state.chunk?.index === selected.index) state.chunk.error = error;
     }
   };
@@ -315,7 +318,7 @@ export function mountBatch(container, { params }) {
       state.executionKey = key;
       state.executionAt = Date.now();
     } catch (error) {
-      if (error?.auth || error?.name === "AbortError") throw error;
+      if (stopsPolling(error)) throw error;
       state.executionError = error;
       state.executionAt = Date.now();
     }
@@ -337,29 +340,33 @@ export function mountBatch(container, { params }) {
     renderIfChanged(rejectedRegion, [loading, state.rejected, state.rejectedError?.message, selected?.startsWith("rejected:") ? selected : null], () =>
       renderRejected(state.rejected, { loading, error: state.rejectedError, selected }),
     );
-    renderIfChanged(processedRegion, [loading, state.processed, state.processedError?.message, selected?.startsWith("processed:") ? selected : null], () =>
-      renderProcessed(state.processed, { loading, error: state.processedError, selected }),
+    const display = state.display ?? UNKNOWN_DISPLAY;
+    renderIfChanged(processedRegion, [loading, state.processed, state.processedError?.message, selected?.startsWith("processed:") ? selected : null, display], () =>
+      renderProcessed(state.processed, { loading, error: state.processedError, selected, display }),
     );
   };
 
   const loadRecords = async (signal) => {
     const batch = state.batch;
-    const recordsKey = JSON.stringify([batch.status, batch.counts, batch.stages?.store?.records_out ?? 0, batch.stages?.validate?.rejected ?? 0]);
+    const recordsKey = JSON.stringify([batch.status, batch.counts, batch.stages?.store?.processed ?? 0, batch.stages?.validate?.rejected ?? 0]);
     const started = batch.stages?.store?.chunks_done || batch.stages?.validate?.rejected || TERMINAL.has(batch.status);
     const due = TERMINAL.has(batch.status) || Date.now() - state.recordsAt >= RECORDS_EVERY_MS;
     if (recordsKey === state.recordsKey || !started || !due) return;
-    const [rejected, processed] = await Promise.allSettled([
+    const [rejected, processed, display] = await Promise.allSettled([
       getRecords(batchId, "rejected", { limit: REJECTED_LIMIT, signal }),
       getRecords(batchId, "processed", { limit: PROCESSED_LIMIT, signal }),
+      state.display ?? getDataset(batch.dataset, { signal }).then(displayOf),
     ]);
-    for (const result of [rejected, processed]) {
-      if (result.status === "rejected" && (result.reason?.auth || result.reason?.name === "AbortError")) throw result.reason;
+    for (const result of [rejected, processed, display]) {
+      if (result.status === "rejected" && stopsPolling(result.reason)) throw result.reason;
     }
     state.rejected = rejected.status === "fulfilled" ? rejected.value : state.rejected;
     state.rejectedError = rejected.status === "rejected" ? rejected.reason : null;
     state.processed = processed.status === "fulfilled" ? processed.value : state.processed;
-    state.processedError = processed.status === "rejected" ? processed.reason : null;
-    state.recordsKey = recordsKey;
+    state.display = display.status === "fulfilled" ? display.value : null;
+    // Records are shown only as their dataset's display lays them out: without it, say why (and ask again).
+    state.processedError = processed.status === "rejected" ? processed.reason : display.status === "rejected" ? display.reason : null;
+    state.recordsKey = display.status === "fulfilled" ? recordsKey : null;
     state.recordsAt = Date.now();
   };
 
@@ -430,13 +437,14 @@ export function mountBatch(container, { params }) {
     if (event.target instanceof Element && event.target.closest("[data-action='retry-batch']")) retry();
   });
 
+  const problems = pollProblem(problem, "the batch");
   const poller = new Poller(async (signal) => {
     let batch;
     try {
       batch = await getBatch(batchId, { signal });
     } catch (error) {
       if (error?.status === 404 && error.code === "upload_pending") {
-        renderIfChanged(problem, null, () => []);
+        problems.clear();
         showPending(error);
         return true;
       }
@@ -446,12 +454,9 @@ export function mountBatch(container, { params }) {
         replace(problem, errorBox(error, { title: `There is no batch ${batchId}` }));
         return false;
       }
-      if (!error?.auth && error?.name !== "AbortError") {
-        renderIfChanged(problem, ["error", error.message], () => h("p", { class: "alert alert-danger", role: "alert" }, `Could not load the batch: ${error.message}`));
-      }
-      throw error;
+      problems.fail(error);
     }
-    renderIfChanged(problem, null, () => []);
+    problems.clear();
     leavePending();
     state.batch = batch;
     batchSections.hidden = false;

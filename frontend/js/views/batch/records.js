@@ -1,10 +1,12 @@
 // A batch's records: the rejected ones with their reasons and raw values (and whether
-// they were replayed or handled since), the processed (enriched) ones, and one record's
-// lineage back to its source line, with a link to its whole story.
+// they were replayed or handled since), the processed (enriched) ones as their dataset's
+// display lays them out, and one record's lineage back to its source line, with a link to
+// its whole story.
 
 import { batchLink, emptyState, errorBox, facts, rawValues, reasonsList, recordLink, table } from "../../components.js";
 import { h } from "../../dom.js";
-import { formatDateTime, formatDuration, formatInt, formatPrecise, formatUtc, formatValue, parseTime } from "../../format.js";
+import { formatDateTime, formatDuration, formatInt, formatPrecise, formatValue, parseTime } from "../../format.js";
+import { UNKNOWN_DISPLAY, capitalised, columnClass, displayCell, recordLabel } from "../../record-display.js";
 
 const LINEAGE_STAMPS = [
   ["validated_at", "Validated"],
@@ -12,21 +14,6 @@ const LINEAGE_STAMPS = [
   ["enriched_at", "Enriched"],
   ["stored_at", "Stored"],
 ];
-
-const DELAY = {
-  early: { label: "Early", tone: "success" },
-  on_time: { label: "On time", tone: "success" },
-  minor_delay: { label: "Minor delay", tone: "info" },
-  major_delay: { label: "Major delay", tone: "warning" },
-  severe_delay: { label: "Severe delay", tone: "danger" },
-  cancelled: { label: "Cancelled", tone: "neutral" },
-  diverted: { label: "Diverted", tone: "warning" },
-};
-
-function delayBadge(category) {
-  const info = DELAY[category] ?? { label: formatValue(category), tone: "neutral" };
-  return h("span", { class: ["badge", "badge-soft", `tone-${info.tone}`] }, info.label);
-}
 
 const lineOf = (item) => String(item.lineage?.line ?? item.line);
 const batchOf = (item) => item.lineage?.batch_id ?? item.batch_id;
@@ -67,12 +54,12 @@ function lineageButton(item, kind, label, expanded) {
 }
 
 /** Rows for one record: the record, then its lineage when it is the one selected. */
-function withLineage(item, kind, selected, columns, row) {
+function withLineage(item, kind, selected, columns, row, title) {
   const expanded = selected === `${kind}:${lineOf(item)}`;
   const rows = [row(expanded)];
   if (expanded) {
     rows.push(
-      h("tr", { class: "lineage-row", id: `lineage-${kind}-${lineOf(item)}` }, h("td", { colspan: columns }, renderLineage(item, kind))),
+      h("tr", { class: "lineage-row", id: `lineage-${kind}-${lineOf(item)}` }, h("td", { colspan: columns }, renderLineage(item, kind, title))),
     );
   }
   return rows;
@@ -96,6 +83,7 @@ export function renderRejected(page, { loading, error, selected }) {
         h("td", { class: "cell-reasons" }, reasonsList(item.reasons)),
         h("td", { class: "cell-values" }, rawValues(item)),
       ),
+      `rejected line ${lineOf(item)}`,
     ),
   );
   return [
@@ -110,63 +98,52 @@ export function renderRejected(page, { loading, error, selected }) {
   ];
 }
 
-function airportName(info) {
-  return info?.name ? formatValue(info.name) : "unknown airport";
-}
-
-export function renderProcessed(page, { loading, error, selected }) {
+/**
+ * The processed records as their dataset's `display` (from GET /datasets) lays them out:
+ * the record's label (its lineage button), then one cell per declared column.
+ */
+export function renderProcessed(page, { loading, error, selected, display = UNKNOWN_DISPLAY }) {
   if (error) return errorBox(error, { title: "Could not load processed records" });
   if (!page) return emptyState(loading ? "Loading…" : "No processed records yet.");
+  const columns = display.columns;
   const rows = page.records.flatMap((item) => {
     const record = item.record ?? {};
-    const gaps = Array.isArray(record.gaps) ? record.gaps : [];
-    return withLineage(item, "processed", selected, 6, (expanded) =>
-      h(
-        "tr",
-        { "data-line": lineOf(item), "data-flight": formatValue(record.flight_id), class: expanded ? "is-selected" : null },
+    const line = lineOf(item);
+    const label = recordLabel(record, display, line);
+    // "line N" beside a label that is not the line already.
+    const where = display.record_label && label !== `Line ${line}` ? `line ${line} · ` : "";
+    return withLineage(
+      item,
+      "processed",
+      selected,
+      columns.length + 1,
+      (expanded) =>
         h(
-          "td",
-          null,
-          lineageButton(item, "processed", formatValue(record.flight_id), expanded),
-          h("span", { class: "cell-sub" }, `line ${lineOf(item)} · `, recordLink(batchOf(item), lineOf(item), { label: "full lineage →" })),
+          "tr",
+          { "data-line": line, "data-record-label": label, class: expanded ? "is-selected" : null },
+          h(
+            "td",
+            null,
+            lineageButton(item, "processed", label, expanded),
+            h("span", { class: "cell-sub" }, where, recordLink(batchOf(item), line, { label: "full lineage →" })),
+          ),
+          columns.map((column) => h("td", { class: columnClass(column) }, displayCell(record, column))),
         ),
-        h(
-          "td",
-          null,
-          record.carrier_info?.name ? formatValue(record.carrier_info.name) : h("span", { class: "muted" }, "unknown carrier"),
-          h("span", { class: "cell-sub mono" }, formatValue(record.carrier)),
-        ),
-        h(
-          "td",
-          { class: "cell-route" },
-          h("span", { class: "route-codes" }, formatValue(record.origin), h("span", { class: "route-arrow" }, " → "), formatValue(record.dest)),
-          h("span", { class: "route-names" }, airportName(record.origin_airport), " → ", airportName(record.dest_airport)),
-        ),
-        h("td", { class: "nowrap" }, formatUtc(record.scheduled_departure_utc)),
-        h("td", null, delayBadge(record.delay_category)),
-        h("td", null, gaps.length ? h("span", { class: "chips" }, gaps.map((gap) => h("span", { class: "chip" }, formatValue(gap)))) : h("span", { class: "muted" }, "none")),
-      ),
+      label,
     );
   });
   return [
     table({
       caption: "Processed records",
       empty: "No processed records.",
-      columns: [
-        { label: "Flight" },
-        { label: "Carrier" },
-        { label: "Route" },
-        { label: "Scheduled departure" },
-        { label: "Delay" },
-        { label: "Gaps" },
-      ],
+      columns: [{ label: capitalised(display.noun) }, ...columns.map((column) => ({ label: formatValue(column.label) }))],
       rows,
     }),
-    h("p", { class: "hint" }, page.next ? `Showing the first ${formatInt(page.records.length)} processed records. ` : "", "Select a flight to see its lineage."),
+    h("p", { class: "hint" }, page.next ? `Showing the first ${formatInt(page.records.length)} processed records. ` : "", `Select a ${display.noun} to see its lineage.`),
   ];
 }
 
-function renderLineage(item, kind) {
+function renderLineage(item, kind, title) {
   const lineage = item.lineage ?? {};
   const start = parseTime(lineage.validated_at);
   return h(
@@ -175,7 +152,7 @@ function renderLineage(item, kind) {
     h(
       "div",
       { class: "lineage-head" },
-      h("h3", { class: "lineage-title" }, "Lineage of ", kind === "processed" ? formatValue(item.record?.flight_id) : `rejected line ${lineage.line}`),
+      h("h3", { class: "lineage-title" }, "Lineage of ", title),
       recordLink(lineage.batch_id, lineage.line, { label: "The whole story of this line →", className: "button button-quiet" }),
     ),
     h(

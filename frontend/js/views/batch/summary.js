@@ -126,8 +126,8 @@ export function renderStages(batch) {
           ],
         }),
       ),
-      h("td", { class: "num" }, formatInt(summary.records_in ?? 0)),
-      h("td", { class: "num" }, formatInt(summary.records_out ?? 0)),
+      h("td", { class: "num" }, formatInt(summary.received ?? 0)),
+      h("td", { class: "num" }, formatInt(summary.processed ?? 0)),
       h("td", { class: "num" }, formatInt(summary.rejected ?? 0)),
       h(
         "td",

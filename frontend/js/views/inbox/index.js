@@ -18,7 +18,7 @@ import {
 import { batchLink, emptyState, errorBox, pageHeader, panel } from "../../components.js";
 import { h, renderIfChanged, replace } from "../../dom.js";
 import { formatInt, formatValue } from "../../format.js";
-import { Poller } from "../../poller.js";
+import { Poller, pollProblem, stopsPolling } from "../../poller.js";
 import { STATES, canReplay, canRetry, isDeadLetter, itemKey, renderInboxList, renderSummary } from "./items.js";
 import { createReplayEditor } from "./replay.js";
 
@@ -317,7 +317,7 @@ export function mountInbox(container, { params }) {
       state.deadLettersAt = Date.now();
     } catch (error) {
       // The list still shows each dead letter from the inbox's own item.
-      if (error?.auth || error?.name === "AbortError") throw error;
+      if (stopsPolling(error)) throw error;
     }
   };
 
@@ -329,7 +329,7 @@ export function mountInbox(container, { params }) {
       state.datasets = state.datasetInfo.map((dataset) => dataset.name);
     } catch (error) {
       state.datasetsAsked = false;
-      if (error?.auth || error?.name === "AbortError") throw error;
+      if (stopsPolling(error)) throw error;
     }
   };
 
@@ -339,6 +339,7 @@ export function mountInbox(container, { params }) {
     return Array.isArray(required) ? required.map(formatValue) : [];
   };
 
+  const problems = pollProblem(problem, "the failure inbox");
   const poller = new Poller(async (signal) => {
     await loadDatasets(signal);
     let page;
@@ -349,7 +350,7 @@ export function mountInbox(container, { params }) {
       try {
         page = await listFailures({ ...filters, state: filters.state || null, limit: PAGE, signal });
       } catch (error) {
-        if (error?.auth || error?.name === "AbortError") throw error;
+        if (stopsPolling(error)) throw error;
         // An answer to filters no longer shown says nothing: ask again with the new ones.
         if (asked !== filtersKey()) continue;
         if (error?.scope) {
@@ -360,7 +361,7 @@ export function mountInbox(container, { params }) {
         if (error?.status === 404 && filters.batch) {
           // A batch filter naming no batch: an empty inbox that says why, not an outage.
           Object.assign(state, { items: [], next: null, loaded: true, error: null, missingBatch: filters.batch });
-          renderIfChanged(problem, null, () => []);
+          problems.clear();
           syncFilters();
           renderList();
           return true;
@@ -368,15 +369,14 @@ export function mountInbox(container, { params }) {
         if (error?.scope || error?.status === 404) {
           // Not an outage: this key may not read the inbox (or the API has no inbox). Say so and stop.
           Object.assign(state, { error, loaded: false });
-          renderIfChanged(problem, null, () => []);
+          problems.clear();
           renderList();
           return false;
         }
-        renderIfChanged(problem, ["error", error.message], () => h("p", { class: "alert alert-danger", role: "alert" }, `Could not load the failure inbox: ${error.message}`));
-        throw error;
+        problems.fail(error);
       }
     } while (asked !== filtersKey());
-    renderIfChanged(problem, null, () => []);
+    problems.clear();
     Object.assign(state, { items: page.items ?? [], next: page.next ?? null, loaded: true, error: null, missingBatch: null });
     if (!filters.rule) {
       state.rules = new Map();

@@ -9,6 +9,7 @@ import { getRecords, replayRecords } from "../../api.js";
 import { batchLink, emptyState, errorBox, recordLink } from "../../components.js";
 import { h, replace } from "../../dom.js";
 import { formatInt, formatValue } from "../../format.js";
+import { stopsPolling } from "../../poller.js";
 
 const PAGE = 200;
 const MAX_PAGES = 25;
@@ -299,7 +300,7 @@ function batchSection(batchId, items, { index, required, onReplayed }) {
     try {
       records = await rejectedRecords(batchId, items, signal);
     } catch (error) {
-      if (error?.auth || error?.name === "AbortError") throw error;
+      if (stopsPolling(error)) throw error;
       replace(body, errorBox(error, { title: "Could not load the rejected records" }));
       return;
     }
