@@ -228,12 +228,9 @@ class Run:
 
 
 @pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Run, list[Call]]]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SLUICE_MAX_RECORDS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def recorded(
+    fake_aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Run, list[Call]]]:
     calls: list[Call] = []
     recorder = Recorder(calls)
     with mock_aws(config=MOTO_CONFIG):

@@ -40,12 +40,9 @@ STACK = "sluice-dev"
 
 
 @pytest.fixture
-def stack(built: Built, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def stack(
+    fake_aws_env: None, built: Built, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name=REGION)
         with warnings.catch_warnings(record=True) as caught:

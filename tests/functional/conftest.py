@@ -181,12 +181,7 @@ class Pipeline:
 
 
 @pytest.fixture
-def local_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "SLUICE_CHUNK_SIZE", "SLUICE_MAX_RECORDS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def local_aws(fake_aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws(config=MOTO_CONFIG):
         yield
 
