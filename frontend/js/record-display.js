@@ -8,17 +8,8 @@ import { formatUtc, formatValue, parseTime } from "./format.js";
 
 const PATH_SEPARATOR = " → ";
 
-// A badge's colour for the values the dashboard knows (flights' delay categories, until a
-// display can declare its badges' tones); any other value is a neutral badge.
-const BADGE_TONES = {
-  early: "success",
-  on_time: "success",
-  minor_delay: "info",
-  major_delay: "warning",
-  severe_delay: "danger",
-  cancelled: "neutral",
-  diverted: "warning",
-};
+// The tones a badge may take (a column's `tones` names one per value); any other is neutral.
+const TONES = new Set(["success", "info", "warning", "danger", "neutral"]);
 
 /** The display used when a dataset is not (or no longer) registered: records named by their line, no columns. */
 export const UNKNOWN_DISPLAY = Object.freeze({ record_label: "", noun: "record", columns: [] });
@@ -57,15 +48,16 @@ export function recordLabel(record, display, line) {
   return isMissing(value) ? `Line ${line}` : formatValue(value);
 }
 
-/** A value's badge: "minor_delay" reads "Minor delay". */
-function badge(value) {
+/** A value's badge, in the tone its column gives that value: "minor_delay" reads "Minor delay". */
+function badge(value, tones) {
   const text = formatValue(value);
-  return h("span", { class: ["badge", "badge-soft", `tone-${BADGE_TONES[text] ?? "neutral"}`], "data-badge": text }, capitalised(text.replaceAll("_", " ")));
+  const tone = tones && Object.hasOwn(tones, text) && TONES.has(tones[text]) ? tones[text] : "neutral";
+  return h("span", { class: ["badge", "badge-soft", `tone-${tone}`], "data-badge": text }, capitalised(text.replaceAll("_", " ")));
 }
 
-function formatted(value, format) {
+function formatted(value, format, tones) {
   if (format === "datetime") return parseTime(value) === null ? formatValue(value) : formatUtc(value);
-  if (format === "badge") return badge(value);
+  if (format === "badge") return badge(value, tones);
   if (format === "list") {
     const items = Array.isArray(value) ? value : [value];
     return h("span", { class: "chips" }, items.map((item) => h("span", { class: "chip" }, formatValue(item))));
@@ -74,12 +66,12 @@ function formatted(value, format) {
 }
 
 /** The parts at `paths` of a record, joined by " → ", each absent one reading `missing`. */
-function joined(record, paths, { format, missing }) {
+function joined(record, paths, { format, missing, tones }) {
   return paths.map((path, index) => {
     const value = valueAt(record, path);
     return [
       index ? h("span", { class: "value-sep" }, PATH_SEPARATOR) : null,
-      isMissing(value) ? h("span", { class: "muted", "data-missing": path }, formatValue(missing)) : formatted(value, format),
+      isMissing(value) ? h("span", { class: "muted", "data-missing": path }, formatValue(missing)) : formatted(value, format, tones),
     ];
   });
 }
@@ -96,7 +88,7 @@ export function displayCell(record, column) {
   const fields = column.fields ?? [];
   const detail = column.detail ?? [];
   return [
-    h("span", { class: ["cell-value", format === "code" && "value-code"] }, joined(record, fields, { format, missing })),
+    h("span", { class: ["cell-value", format === "code" && "value-code"] }, joined(record, fields, { format, missing, tones: column.tones })),
     detail.length ? h("span", { class: "value-detail" }, joined(record, detail, { format: "text", missing })) : null,
   ];
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -39,6 +39,7 @@ class Rejection(BaseModel):
 
 
 DisplayFormat = Literal["text", "code", "datetime", "badge", "list"]
+Tone = Literal["success", "info", "warning", "danger", "neutral"]
 
 
 class DisplayColumn(BaseModel):
@@ -58,6 +59,8 @@ class DisplayColumn(BaseModel):
     """``code`` monospace, ``datetime`` a UTC time, ``badge`` a tag, ``list`` chips."""
     missing: str = "—"
     """What an absent or empty value reads as (``unknown carrier``)."""
+    tones: dict[str, Tone] = Field(default_factory=dict)
+    """A ``badge`` column's colour per value (``severe_delay``: ``danger``); others neutral."""
 
 
 class Display(BaseModel):

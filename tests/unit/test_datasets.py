@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import types
 import typing
 from typing import Any
@@ -76,3 +77,15 @@ def test_a_wrong_display_path_is_caught():
     _field_type(Stored, "inner.name")
     with pytest.raises(AssertionError, match="has no 'nam'"):
         _field_type(Stored, "inner.nam")
+
+
+@pytest.mark.parametrize("dataset", ALL, ids=lambda d: d.name)
+def test_badge_tones_name_values_the_field_can_hold(dataset: Any):
+    for column in dataset.display_or_default().columns:
+        for path in column.fields:
+            kinds = typing.get_args(_field_type(dataset.enriched_model, path)) or (
+                _field_type(dataset.enriched_model, path),
+            )
+            enums = [k for k in kinds if isinstance(k, type) and issubclass(k, enum.Enum)]
+            if column.tones and enums:
+                assert set(column.tones) <= {m.value for m in enums[0]}, column.label
