@@ -37,12 +37,14 @@ from chalicelib.replay import ReplayRequest, replay
 from chalicelib.retry import RetryRequest, request_retry
 from chalicelib.schemas import (
     AuditPage,
+    BatchPage,
     ChunkDetail,
     ChunkListing,
     ChunkPage,
     DatasetInfo,
     DatasetList,
     PartitionPage,
+    RecordPage,
     UsageTotal,
 )
 from chalicelib.uploads import UploadRequest, request_upload
@@ -59,7 +61,7 @@ from shared.errors import (
 )
 from shared.lambda_runtime import charge
 from shared.ledger import ChunkStatus
-from shared.models import BATCH_ID_PATTERN, BatchPage, BatchView, ExecutionInput, RecordPage
+from shared.models import BATCH_ID_PATTERN, BatchView, ExecutionInput
 from shared.observability import logger
 from shared.records import RecordStatus
 

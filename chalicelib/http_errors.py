@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ParamSpec
 
 from chalice.app import Response
 
+from chalicelib.schemas import ErrorBody
 from shared.errors import (
     ConflictError,
     IdempotencyConflictError,
@@ -24,7 +25,6 @@ from shared.errors import (
     UnprocessableError,
     UnsupportedMediaTypeError,
 )
-from shared.models import ErrorBody
 from shared.observability import logger
 
 if TYPE_CHECKING:

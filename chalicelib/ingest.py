@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chalicelib.request_body import content_encoding, input_format, parse_body
+from chalicelib.schemas import BatchAccepted
 from shared.batches import NewBatch
 from shared.clock import utc_now
 from shared.errors import IdempotencyConflictError, MalformedRequestError
-from shared.models import BatchAccepted, BatchStatus, ExecutionInput, ReplayParent
+from shared.models import BatchStatus, ExecutionInput, ReplayParent
 from shared.objects import raw_key
 from shared.observability import logger
 

@@ -23,15 +23,19 @@ from chalicelib.replay import ReplayAccepted, ReplayRequest
 from chalicelib.retry import RetryAccepted, RetryRequest
 from chalicelib.schemas import (
     AuditPage,
+    BatchAccepted,
+    BatchPage,
     ChunkDetail,
     ChunkPage,
     DatasetList,
+    ErrorBody,
     PartitionPage,
+    RecordPage,
     UsageTotal,
 )
 from chalicelib.uploads import UploadRequest, UploadTicket
 from shared.ledger import ChunkStatus
-from shared.models import BatchAccepted, BatchPage, BatchView, ErrorBody, RecordPage
+from shared.models import BatchView
 from shared.raw_input import JsonBatchRequest
 
 __all__ = ["openapi_document"]

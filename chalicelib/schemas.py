@@ -11,16 +11,21 @@ from chalicelib.execution_view import ExecutionView
 from shared.audit import AuditEntry
 from shared.datasets.base import Display
 from shared.ledger import ChunkEntry, ChunkState
+from shared.models import BatchId, BatchView, Count
 from shared.pricing import Cost
 
 __all__ = [
     "AuditPage",
+    "BatchAccepted",
+    "BatchPage",
     "ChunkDetail",
     "ChunkListing",
     "ChunkPage",
     "DatasetInfo",
     "DatasetList",
+    "ErrorBody",
     "PartitionPage",
+    "RecordPage",
     "UsageTotal",
 ]
 
@@ -115,3 +120,45 @@ class AuditPage(BaseModel):
 
     entries: list[AuditEntry]
     next: str | None = None
+
+
+class BatchAccepted(BaseModel):
+    """The answer to ``POST /batches``."""
+
+    model_config = _FROZEN
+
+    batch_id: BatchId
+    status_url: str
+    records_received: Count
+    duplicate: bool = Field(
+        default=False, description="True when an earlier post with this Idempotency-Key made it."
+    )
+
+
+class BatchPage(BaseModel):
+    """One page of batches, newest first."""
+
+    model_config = _FROZEN
+
+    batches: list[BatchView]
+    next: str | None = None
+
+
+class RecordPage(BaseModel):
+    """One page of a batch's processed or rejected records."""
+
+    model_config = _FROZEN
+
+    status: str
+    records: list[dict[str, Any]]
+    next: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: a stable code, a message and optional details."""
+
+    model_config = _FROZEN
+
+    code: str
+    message: str
+    details: list[dict[str, Any]] = Field(default_factory=list)

@@ -20,9 +20,10 @@ from urllib.parse import quote, urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from chalicelib.schemas import BatchAccepted, BatchPage, ErrorBody, RecordPage
 from cli.errors import ApiUnavailableError, RequestRefusedError, UploadPendingError
 from shared.datasets.base import Rejection
-from shared.models import BatchAccepted, BatchPage, BatchView, ErrorBody, RecordPage
+from shared.models import BatchView
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -23,11 +23,9 @@ from shared.pricing import Cost
 __all__ = [
     "ANY_STAGED_RECORD",
     "BATCH_ID_PATTERN",
-    "BatchAccepted",
     "BatchFailure",
     "BatchId",
     "BatchOutcome",
-    "BatchPage",
     "BatchSource",
     "BatchStatus",
     "BatchView",
@@ -37,7 +35,6 @@ __all__ = [
     "ChunkProgress",
     "ChunkRef",
     "ContentEncoding",
-    "ErrorBody",
     "ErrorInfo",
     "EventType",
     "ExecutionInput",
@@ -47,7 +44,6 @@ __all__ = [
     "ObjectRef",
     "RawRow",
     "RecordCounts",
-    "RecordPage",
     "RecordRef",
     "RejectedRecord",
     "ReplayChild",
@@ -411,7 +407,7 @@ class RejectedRecord(BaseModel):
     reasons: list[Rejection]
 
 
-# --- batches and the HTTP API ---------------------------------------------------------------
+# --- batches ---------------------------------------------------------------------------------
 
 
 class StageSummary(BaseModel):
@@ -547,45 +543,3 @@ class BatchView(BaseModel):
     handled: HandledMark | None = Field(
         default=None, description="Set when someone marked its failure handled in the inbox."
     )
-
-
-class BatchAccepted(BaseModel):
-    """The answer to ``POST /batches``."""
-
-    model_config = _FROZEN
-
-    batch_id: BatchId
-    status_url: str
-    records_received: Count
-    duplicate: bool = Field(
-        default=False, description="True when an earlier post with this Idempotency-Key made it."
-    )
-
-
-class BatchPage(BaseModel):
-    """One page of batches, newest first."""
-
-    model_config = _FROZEN
-
-    batches: list[BatchView]
-    next: str | None = None
-
-
-class RecordPage(BaseModel):
-    """One page of a batch's processed or rejected records."""
-
-    model_config = _FROZEN
-
-    status: str
-    records: list[dict[str, Any]]
-    next: str | None = None
-
-
-class ErrorBody(BaseModel):
-    """Every 4xx answer: a stable code, a message and optional details."""
-
-    model_config = _FROZEN
-
-    code: str
-    message: str
-    details: list[dict[str, Any]] = Field(default_factory=list)

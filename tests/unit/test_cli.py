@@ -24,6 +24,7 @@ from click.testing import CliRunner, Result
 from requests_toolbelt.multipart.decoder import MultipartDecoder
 from rich.console import Console
 
+from chalicelib.schemas import BatchAccepted, BatchPage, ErrorBody
 from chalicelib.uploads import PresignedPost as ServerPresignedPost
 from chalicelib.uploads import UploadRequest
 from chalicelib.uploads import UploadTicket as ServerUploadTicket
@@ -54,16 +55,7 @@ from cli.source import (
     media_type_for,
 )
 from cli.transfer import MultipartBody, ProgressReader
-from shared.models import (
-    BatchAccepted,
-    BatchPage,
-    BatchStatus,
-    BatchView,
-    ChunkProgress,
-    ErrorBody,
-    ErrorInfo,
-    RecordCounts,
-)
+from shared.models import BatchStatus, BatchView, ChunkProgress, ErrorInfo, RecordCounts
 
 API = "http://api.test"
 S3_URL = "http://s3.test/raw-bucket"
