@@ -63,7 +63,12 @@ class Clients:
 
 
 def save(state_dir: Path, outputs: dict[str, str], clients: Clients) -> Path:
-    """Write a snapshot of the runtime's data under ``state_dir``; return its folder."""
+    """Write a snapshot of the runtime's data under ``state_dir``; return its folder.
+
+    Its ``saved_at`` is when the save began reading: the snapshot holds everything written
+    before then (a save that ends later may not hold what was written while it ran).
+    """
+    began = time.time()
     final = state_dir / SNAPSHOT
     work = state_dir / f"{SNAPSHOT}.new"
     shutil.rmtree(work, ignore_errors=True)
@@ -76,7 +81,7 @@ def save(state_dir: Path, outputs: dict[str, str], clients: Clients) -> Path:
         _save_queue(clients.sqs, outputs[output], work / "sqs" / f"{output}.jsonl")
     for output in BUCKETS:
         _save_bucket(clients.s3, outputs[output], work / "s3" / output, final / "s3" / output)
-    (work / "saved_at").write_text(f"{time.time():.3f}\n")
+    (work / "saved_at").write_text(f"{began:.3f}\n")
     old = state_dir / f"{SNAPSHOT}.old"
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():

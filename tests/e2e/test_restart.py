@@ -93,6 +93,8 @@ def test_batches_survive_a_clean_stop_and_a_kill(tmp_path: Path):
         deadline = time.monotonic() + 60
         while _saved_at(second.state_dir) <= seen and time.monotonic() < deadline:
             time.sleep(0.2)
+        # saved_at is when a save began reading, so this save holds the running batch.
+        assert _saved_at(second.state_dir) > seen, "no save began in 60 s"
         assert _batch(second, running)["status"] == "RUNNING", "it finished before the kill"
         os.killpg(second.process.pid, signal.SIGKILL)
         second.process.wait(timeout=10)
