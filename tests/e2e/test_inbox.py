@@ -11,49 +11,34 @@ The API is only used to set batches up and to check what the browser claims.
 from __future__ import annotations
 
 import re
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from botocore.exceptions import ClientError
 from playwright.sync_api import expect
 
-from shared.objects import chunk_key
-from tests.e2e.conftest import CHUNK_ROWS
+from tests.e2e.conftest import CHUNK_ROWS, FAILING_CHUNK, FAILING_ROWS
 from tests.e2e.dashboard_pages import (
+    BATCH_DEADLINE_S,
+    UA1545,
     UI_TIMEOUT_MS,
     VIEWPORTS,
+    XSS,
+    XSS_FIELD,
     ApiClient,
     Dashboard,
-    launch_chromium,
+    finished,
+    mixed_csv,
     open_dashboard,
-    repeated_csv,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from playwright.sync_api import Browser, Locator
 
-    from tests.e2e.conftest import LocalAws, LocalRuntime
+    from tests.e2e.conftest import LocalRuntime
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-BATCH_DEADLINE_S = 90.0
-# Six chunks of real flights; the last one's object is deleted before it runs.
-FAILING_ROWS = 6 * CHUNK_ROWS
-FAILING_CHUNK = 5
-XSS = "<img src=x onerror=alert(1)>"
-XSS_FIELD = "<svg onload=alert(2)>"
-UA1545 = {
-    "year": 2013, "month": 1, "day": 1, "dep_time": 517, "sched_dep_time": 515, "dep_delay": 2,
-    "arr_time": 830, "sched_arr_time": 819, "arr_delay": 11, "carrier": "UA", "flight": 1545,
-    "tailnum": "N14228", "origin": "EWR", "dest": "IAH", "air_time": 227, "distance": 1400,
-    "hour": 5, "minute": 15, "time_hour": "2013-01-01T10:00:00Z",
-}  # fmt: skip
 # Line 2: not an airport code, and a field no flight has (holding markup).
 BAD_ORIGIN = {**UA1545, "flight": 1547, "origin": "E1R", XSS_FIELD: XSS}
 # Line 3: no carrier at all.
@@ -61,71 +46,7 @@ NO_CARRIER = {**UA1545, "flight": 1548, "carrier": ""}
 REAL_ROWS = 20
 
 
-def mixed_csv() -> bytes:
-    """A few real flights, then every deliberately broken row."""
-    real = (DATA_DIR / "flights_1000.csv").read_text(encoding="utf-8").splitlines()
-    broken = (DATA_DIR / "flights_broken.csv").read_text(encoding="utf-8").splitlines()
-    return ("\n".join(real[: REAL_ROWS + 1] + broken[1:]) + "\n").encode()
-
-
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with launch_chromium() as chromium:
-        yield chromium
-
-
-@pytest.fixture
-def dashboard(browser: Browser, api: str) -> Iterator[Dashboard]:
-    board = open_dashboard(browser, api)
-    yield board
-    board.page.context.close()
-
-
-@pytest.fixture(scope="module")
-def client(api: str, api_token: str) -> ApiClient:
-    return ApiClient(base_url=api, token=api_token)
-
-
-def finished(client: ApiClient, runtime: LocalRuntime, batch_id: str) -> dict[str, Any]:
-    batch = client.wait_until_finished(batch_id, BATCH_DEADLINE_S)
-    if batch["status"] not in ("SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"):
-        pytest.fail(
-            f"batch {batch_id} did not finish within {BATCH_DEADLINE_S:.0f} s: {batch}\n"
-            f"devserver log {runtime.log_path}:\n{runtime.log_tail()}"
-        )
-    return batch
-
-
-@pytest.fixture(scope="module")
-def failed_chunk_batch(
-    client: ApiClient,
-    local_runtime: LocalRuntime,
-    local_aws: LocalAws,
-    stack_outputs: dict[str, str],
-) -> dict[str, Any]:
-    """Six chunks; the last chunk's object is deleted as soon as split writes it, so it fails."""
-    accepted = client.post_csv(repeated_csv(FAILING_ROWS))
-    batch_id = accepted["batch_id"]
-    bucket = stack_outputs["ProcessedBucketName"]
-    key = chunk_key(batch_id, FAILING_CHUNK, "raw")
-    deadline = time.monotonic() + BATCH_DEADLINE_S
-    while True:
-        try:
-            local_aws.s3.head_object(Bucket=bucket, Key=key)
-        except ClientError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"split never wrote s3://{bucket}/{key}:\n{local_runtime.log_tail()}")
-            time.sleep(0.05)
-            continue
-        local_aws.s3.delete_object(Bucket=bucket, Key=key)
-        break
-    batch = finished(client, local_runtime, batch_id)
-    if batch["chunks"]["failed"] != 1:
-        pytest.fail(f"chunk {FAILING_CHUNK} ran before its object could be deleted: {batch}")
-    return batch
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +61,7 @@ def rejects_batch(client: ApiClient, local_runtime: LocalRuntime) -> dict[str, A
 @pytest.fixture(scope="module")
 def mixed_batch(client: ApiClient, local_runtime: LocalRuntime) -> dict[str, Any]:
     """Real flights and broken rows as one CSV, finished with rejects."""
-    batch = finished(client, local_runtime, client.post_csv(mixed_csv())["batch_id"])
+    batch = finished(client, local_runtime, client.post_csv(mixed_csv(REAL_ROWS))["batch_id"])
     assert batch["status"] == "COMPLETED_WITH_REJECTS", batch
     return batch
 
