@@ -16,10 +16,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from shared.dynamo import decode_page_token, encode_page_token, from_item, put_new, to_item
+from shared.dynamo import (
+    decode_page_token,
+    encode_page_token,
+    from_item,
+    put_new,
+    to_item,
+    update_if,
+)
 from shared.errors import BatchNotFoundError
 from shared.ledger import stage_counter
 from shared.models import (
@@ -182,22 +188,19 @@ class BatchRepository:
 
     def mark_running(self, batch_id: str, execution_arn: str, now: datetime) -> None:
         """Record the execution that runs the batch; a batch past ``RECEIVED`` keeps its status."""
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch_id, "item": BATCH_ITEM},
-                UpdateExpression="SET #status = :running, execution_arn = :arn, started_at = :now",
-                ConditionExpression="attribute_exists(batch_id) AND #status = :received",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":running": BatchStatus.RUNNING.value,
-                    ":received": BatchStatus.RECEIVED.value,
-                    ":arn": execution_arn,
-                    ":now": now.isoformat(),
-                },
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        update_if(
+            self._table,
+            Key={"batch_id": batch_id, "item": BATCH_ITEM},
+            UpdateExpression="SET #status = :running, execution_arn = :arn, started_at = :now",
+            ConditionExpression="attribute_exists(batch_id) AND #status = :received",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":running": BatchStatus.RUNNING.value,
+                ":received": BatchStatus.RECEIVED.value,
+                ":arn": execution_arn,
+                ":now": now.isoformat(),
+            },
+        )
 
     def record_split_progress(self, batch_id: str, records: int, bytes_read: int) -> None:
         """Note how far ``split`` has read (for progress bars on large files)."""
@@ -244,24 +247,21 @@ class BatchRepository:
             values[":error"] = to_item(outcome.error)
         else:
             expression += " REMOVE #error"
-        try:
-            self._table.update_item(
-                Key={"batch_id": outcome.batch_id, "item": BATCH_ITEM},
-                UpdateExpression=expression,
-                ConditionExpression=(
-                    "attribute_exists(batch_id) "
-                    "AND (attribute_not_exists(execution_arn) OR execution_arn = :arn)"
-                ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-            if not self.exists(outcome.batch_id):
-                raise BatchNotFoundError(f"no batch has id {outcome.batch_id!r}") from err
-            return False
-        return True
+        if update_if(
+            self._table,
+            Key={"batch_id": outcome.batch_id, "item": BATCH_ITEM},
+            UpdateExpression=expression,
+            ConditionExpression=(
+                "attribute_exists(batch_id) "
+                "AND (attribute_not_exists(execution_arn) OR execution_arn = :arn)"
+            ),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        ):
+            return True
+        if not self.exists(outcome.batch_id):
+            raise BatchNotFoundError(f"no batch has id {outcome.batch_id!r}")
+        return False
 
     def _run_with(self, batch_id: str, execution_arn: str) -> int:
         """The latest listed run (0 when none is) that ran under ``execution_arn``."""
@@ -288,18 +288,15 @@ class BatchRepository:
         names = {f"#u{i}": name for i, name in enumerate(amounts)}
         values = {f":u{i}": amount for i, amount in enumerate(amounts.values())}
         expression = "ADD " + ", ".join(f"#u{i} :u{i}" for i in range(len(amounts)))
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch_id, "item": BATCH_ITEM},
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(batch_id)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return
-            raise
+        if not update_if(
+            self._table,
+            Key={"batch_id": batch_id, "item": BATCH_ITEM},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(batch_id)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        ):
+            return
         if new_batch:
             names["#batches"] = "batches"
             values[":one"] = Decimal(1)
@@ -318,41 +315,31 @@ class BatchRepository:
 
     def mark_handled(self, batch_id: str, mark: HandledMark) -> bool:
         """Note on a batch that someone dealt with its failure; False if there is no batch."""
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch_id, "item": BATCH_ITEM},
-                UpdateExpression="SET handled = :mark",
-                ConditionExpression="attribute_exists(batch_id)",
-                ExpressionAttributeValues={":mark": to_item(mark)},
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._table,
+            Key={"batch_id": batch_id, "item": BATCH_ITEM},
+            UpdateExpression="SET handled = :mark",
+            ConditionExpression="attribute_exists(batch_id)",
+            ExpressionAttributeValues={":mark": to_item(mark)},
+        )
 
     def add_replay(self, batch_id: str, child: ReplayChild) -> None:
         """List a replay on its parent batch (once: a repeated replay adds nothing)."""
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch_id, "item": BATCH_ITEM},
-                UpdateExpression=(
-                    "SET replays = list_append(if_not_exists(replays, :none), :child) "
-                    "ADD replay_ids :ids"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(batch_id) AND NOT contains(replay_ids, :id)"
-                ),
-                ExpressionAttributeValues={
-                    ":none": [],
-                    ":child": [child.model_dump(mode="json")],
-                    ":ids": {child.batch_id},
-                    ":id": child.batch_id,
-                },
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        update_if(
+            self._table,
+            Key={"batch_id": batch_id, "item": BATCH_ITEM},
+            UpdateExpression=(
+                "SET replays = list_append(if_not_exists(replays, :none), :child) "
+                "ADD replay_ids :ids"
+            ),
+            ConditionExpression="attribute_exists(batch_id) AND NOT contains(replay_ids, :id)",
+            ExpressionAttributeValues={
+                ":none": [],
+                ":child": [child.model_dump(mode="json")],
+                ":ids": {child.batch_id},
+                ":id": child.batch_id,
+            },
+        )
 
     def claim_run(self, batch: BatchView, run: RunInfo, now: datetime) -> bool:
         """Start a new run of a batch: it is ``RUNNING`` again, under the run's execution.
@@ -364,31 +351,26 @@ class BatchRepository:
         if not runs:
             runs = [_initial_run(batch).model_dump(mode="json")]
         runs.append(run.model_dump(mode="json"))
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch.batch_id, "item": BATCH_ITEM},
-                UpdateExpression=(
-                    "SET #status = :running, execution_arn = :arn, started_at = :now, "
-                    "#runs = :runs REMOVE #error, finished_at"
-                ),
-                ConditionExpression=(
-                    "#status = :was AND (attribute_not_exists(#runs) OR size(#runs) = :count)"
-                ),
-                ExpressionAttributeNames={"#status": "status", "#error": "error", "#runs": "runs"},
-                ExpressionAttributeValues={
-                    ":running": BatchStatus.RUNNING.value,
-                    ":was": batch.status.value,
-                    ":arn": run.execution_arn,
-                    ":now": now.isoformat(),
-                    ":runs": json.loads(json.dumps(runs), parse_float=Decimal),
-                    ":count": len(batch.runs),
-                },
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._table,
+            Key={"batch_id": batch.batch_id, "item": BATCH_ITEM},
+            UpdateExpression=(
+                "SET #status = :running, execution_arn = :arn, started_at = :now, "
+                "#runs = :runs REMOVE #error, finished_at"
+            ),
+            ConditionExpression=(
+                "#status = :was AND (attribute_not_exists(#runs) OR size(#runs) = :count)"
+            ),
+            ExpressionAttributeNames={"#status": "status", "#error": "error", "#runs": "runs"},
+            ExpressionAttributeValues={
+                ":running": BatchStatus.RUNNING.value,
+                ":was": batch.status.value,
+                ":arn": run.execution_arn,
+                ":now": now.isoformat(),
+                ":runs": json.loads(json.dumps(runs), parse_float=Decimal),
+                ":count": len(batch.runs),
+            },
+        )
 
 
 def counts_of(batch: dict[str, Any]) -> RecordCounts:

@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
     from pydantic import BaseModel
 
-__all__ = ["decode_page_token", "encode_page_token", "from_item", "put_new", "to_item"]
+__all__ = [
+    "condition_failed",
+    "decode_page_token",
+    "encode_page_token",
+    "from_item",
+    "put_new",
+    "to_item",
+    "update_if",
+]
 
 
 def to_item(model: BaseModel, **extra: Any) -> dict[str, Any]:
@@ -39,10 +47,29 @@ def put_new(table: Table, item: dict[str, Any], key: str) -> bool:
     try:
         table.put_item(Item=item, ConditionExpression=Attr(key).not_exists())
     except ClientError as err:
-        if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        if condition_failed(err):
             return False
         raise
     return True
+
+
+def update_if(table: Table, **update: Any) -> bool:
+    """``update_item`` with ``update``'s arguments, under its ``ConditionExpression``.
+
+    Returns False, changing nothing, if the condition does not hold.
+    """
+    try:
+        table.update_item(**update)
+    except ClientError as err:
+        if condition_failed(err):
+            return False
+        raise
+    return True
+
+
+def condition_failed(err: ClientError) -> bool:
+    """Whether DynamoDB refused a write because its condition did not hold."""
+    return err.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
 
 def from_item(value: Any) -> Any:

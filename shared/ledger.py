@@ -25,7 +25,14 @@ from botocore.exceptions import ClientError
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from shared.clock import utc_now
-from shared.dynamo import decode_page_token, encode_page_token, from_item, to_item
+from shared.dynamo import (
+    condition_failed,
+    decode_page_token,
+    encode_page_token,
+    from_item,
+    to_item,
+    update_if,
+)
 from shared.errors import BatchNotFoundError, LedgerContentionError
 from shared.models import ChunkRef, ErrorInfo, HandledMark, StageName
 
@@ -378,19 +385,14 @@ class ChunkLedger:
 
         Its version moves, so a stage writing the chunk meanwhile reads it again first.
         """
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch_id, "item": chunk_item(index)},
-                UpdateExpression="SET handled = :mark ADD #version :one",
-                ConditionExpression="attribute_exists(#item)",
-                ExpressionAttributeNames={"#version": "version", "#item": "item"},
-                ExpressionAttributeValues={":mark": to_item(mark), ":one": 1},
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._table,
+            Key={"batch_id": batch_id, "item": chunk_item(index)},
+            UpdateExpression="SET handled = :mark ADD #version :one",
+            ConditionExpression="attribute_exists(#item)",
+            ExpressionAttributeNames={"#version": "version", "#item": "item"},
+            ExpressionAttributeValues={":mark": to_item(mark), ":one": 1},
+        )
 
     # ----------------------------------------------------------------------- engine
 
@@ -436,7 +438,7 @@ class ChunkLedger:
             try:
                 self._client.put_item(**put)
             except ClientError as err:
-                if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                if condition_failed(err):
                     raise _Conflict from err
                 raise
             return

@@ -20,10 +20,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from shared.dynamo import decode_page_token, encode_page_token, from_item, to_item
+from shared.dynamo import decode_page_token, encode_page_token, from_item, to_item, update_if
 from shared.errors import MalformedRequestError
 from shared.ledger import ChunkStatus
 from shared.objects import chunk_of_processed_key, partition_prefix, processed_key
@@ -102,39 +101,29 @@ class RejectRepository:
         Returns False if it is not a reject, or another replay took it up already (the
         same replay marking it again changes nothing).
         """
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch_id, "record_key": _record_key(line)},
-                UpdateExpression="SET replayed_to = if_not_exists(replayed_to, :mark)",
-                ConditionExpression=(
-                    "attribute_exists(record_key) AND "
-                    "(attribute_not_exists(replayed_to) OR replayed_to.batch_id = :child)"
-                ),
-                ExpressionAttributeValues={":mark": to_item(mark), ":child": mark.batch_id},
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._table,
+            Key={"batch_id": batch_id, "record_key": _record_key(line)},
+            UpdateExpression="SET replayed_to = if_not_exists(replayed_to, :mark)",
+            ConditionExpression=(
+                "attribute_exists(record_key) AND "
+                "(attribute_not_exists(replayed_to) OR replayed_to.batch_id = :child)"
+            ),
+            ExpressionAttributeValues={":mark": to_item(mark), ":child": mark.batch_id},
+        )
 
     def mark_handled(self, batch_id: str, line: int, mark: HandledMark) -> bool:
         """Note on a reject that someone dealt with it (the latest note wins).
 
         Returns False if it is not a reject.
         """
-        try:
-            self._table.update_item(
-                Key={"batch_id": batch_id, "record_key": _record_key(line)},
-                UpdateExpression="SET handled = :mark",
-                ConditionExpression="attribute_exists(record_key)",
-                ExpressionAttributeValues={":mark": to_item(mark)},
-            )
-        except ClientError as err:
-            if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return update_if(
+            self._table,
+            Key={"batch_id": batch_id, "record_key": _record_key(line)},
+            UpdateExpression="SET handled = :mark",
+            ConditionExpression="attribute_exists(record_key)",
+            ExpressionAttributeValues={":mark": to_item(mark)},
+        )
 
     def all_of(self, batch_id: str, cap: int) -> tuple[list[dict[str, Any]], bool]:
         """Return up to ``cap`` of a batch's rejects in line order, and whether there were more."""
