@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -22,6 +22,7 @@ from shared.errors import AwsRequestError, StorageUnavailableError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from botocore.client import BaseClient
     from mypy_boto3_dynamodb import DynamoDBServiceResource
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
@@ -37,6 +38,7 @@ __all__ = [
     "translate_transient_errors",
 ]
 
+_Client = TypeVar("_Client", bound="BaseClient")
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 # Presigned POSTs must be SigV4 (S3 refuses SigV2 in newer regions, and it is deprecated).
 _S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
@@ -59,34 +61,31 @@ RETRYABLE_ERROR_CODES = frozenset(
 @functools.cache
 def s3() -> S3Client:
     """Return the process's S3 client."""
-    client = boto3.client("s3", config=_S3_CONFIG)
-    usage.install(client)
-    faults.install(client)
-    return client
+    return _instrumented(boto3.client("s3", config=_S3_CONFIG))
 
 
 @functools.cache
 def dynamodb() -> DynamoDBServiceResource:
     """Return the process's DynamoDB resource (it converts numbers to ``Decimal`` for us)."""
     resource = boto3.resource("dynamodb", config=_CONFIG)
-    usage.install(resource.meta.client)
-    faults.install(resource.meta.client)
+    _instrumented(resource.meta.client)
     return resource
 
 
 @functools.cache
 def sqs() -> SQSClient:
     """Return the process's SQS client."""
-    client = boto3.client("sqs", config=_CONFIG)
-    usage.install(client)
-    faults.install(client)
-    return client
+    return _instrumented(boto3.client("sqs", config=_CONFIG))
 
 
 @functools.cache
 def stepfunctions() -> SFNClient:
     """Return the process's Step Functions client."""
-    client = boto3.client("stepfunctions", config=_CONFIG)
+    return _instrumented(boto3.client("stepfunctions", config=_CONFIG))
+
+
+def _instrumented(client: _Client) -> _Client:
+    """``client``, reporting its calls (a batch's cost) and open to injected faults."""
     usage.install(client)
     faults.install(client)
     return client
