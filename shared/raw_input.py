@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_json
 
 from shared.datasets import Rejection, get_dataset
+from shared.datasets.base import EXTRA_COLUMNS_FIELD
 from shared.errors import SourceFormatError
 from shared.models import ContentEncoding
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = [
-    "EXTRA_COLUMNS_FIELD",
     "UNPARSED_FIELD",
     "InputFormat",
     "JsonBatchRequest",
@@ -45,7 +45,6 @@ __all__ = [
     "read_rows",
 ]
 
-EXTRA_COLUMNS_FIELD = "_extra_columns"
 UNPARSED_FIELD = "_unparsed"
 # What a reject keeps of a line that could not be read as a record.
 _UNPARSED_KEEP = 1_000

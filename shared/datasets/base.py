@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "EXTRA_COLUMNS_FIELD",
     "Dataset",
     "Display",
     "DisplayColumn",
@@ -26,6 +27,10 @@ __all__ = [
     "default_display",
     "rejections_from_validation_error",
 ]
+
+
+# Where a CSV row's values past its header's columns reach a dataset's validator (as a list).
+EXTRA_COLUMNS_FIELD = "_extra_columns"
 
 
 class Rejection(BaseModel):

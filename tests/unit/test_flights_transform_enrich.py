@@ -23,6 +23,7 @@ from shared.datasets.flights import (
     delay_category,
     enrich_flight,
     reference,
+    rules,
     transform_flight,
     validate_flight,
 )
@@ -345,3 +346,17 @@ def test_build_refuses_a_reference_file_outside_vendor(tmp_path: Path, vendor_pa
     with pytest.raises(ValueError, match="inside vendor/"):
         copy_reference_files(tmp_path / "vendor", [stray])
     assert not (tmp_path / "vendor").exists()
+
+
+@pytest.mark.parametrize("field", ["dep_delay", "arr_delay"])
+def test_every_delay_the_rules_accept_transforms_and_an_absurd_one_is_a_reject(field: str):
+    row = dict(sample_rows()[0])
+    low, high = rules.DELAY.low, rules.DELAY.high
+    assert high is not None
+    for minutes in (low, high):
+        transformed = transform_flight(valid_flight({**row, field: str(minutes)}))
+        assert getattr(transformed, field) == minutes
+    for minutes in (low - 1, high + 1, 10**12, -(10**12)):
+        result = validate_flight({**row, field: str(minutes)})
+        assert isinstance(result, list), minutes
+        assert [(r.field, r.rule) for r in result] == [(field, rules.DELAY.name)]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shared.datasets import Rejection, get_dataset
+from shared.datasets.base import EXTRA_COLUMNS_FIELD
 from shared.datasets.flights import (
     CSV_COLUMNS,
     FLIGHTS,
@@ -23,7 +24,7 @@ from shared.datasets.flights import (
     rules,
     validate_flight,
 )
-from shared.raw_input import EXTRA_COLUMNS_FIELD, InputFormat
+from shared.raw_input import InputFormat
 from shared.raw_input import read_rows as read_source_rows
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -248,7 +249,10 @@ def test_rejects_csv_row_with_more_values_than_columns():
     # The CSV reader keeps surplus values under a field no dataset has (never a None key).
     body = ",".join(CSV_COLUMNS) + "\n" + ",".join(UA1545[c] for c in CSV_COLUMNS) + ",C71\n"
     (row,) = read_source_rows(io.BytesIO(body.encode()), InputFormat.CSV, "flights")
-    assert reasons(validate_flight(row.values)) == [(EXTRA_COLUMNS_FIELD, "unknown_field")]
+    result = validate_flight(row.values)
+    assert reasons(result) == [(EXTRA_COLUMNS_FIELD, "unknown_field")]
+    assert isinstance(result, list)
+    assert result[0].message == "the row has 1 value(s) more than the header's columns: ['C71']"
 
 
 def test_collects_every_reason_not_just_the_first():
@@ -381,6 +385,11 @@ BOUNDARY_CASES: list[dict[str, Any]] = [
         {field: value}
         for field in ("flight", "air_time", "distance")
         for value in [*around(rules.POSITIVE.low), 10**12]
+    ),
+    *(
+        {field: value}
+        for field in ("dep_delay", "arr_delay")
+        for value in [*around(rules.DELAY.low, rules.DELAY.high), -(10**12), 10**12]
     ),
     *({"year": value} for value in around(rules.YEAR.low, rules.YEAR.high)),
     *({"month": value} for value in around(rules.MONTH.low, rules.MONTH.high)),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.request_body import input_format, parse_body
+from shared.datasets.base import EXTRA_COLUMNS_FIELD
 from shared.errors import (
     MalformedRequestError,
     PayloadTooLargeError,
@@ -19,7 +20,6 @@ from shared.errors import (
 )
 from shared.models import ContentEncoding, RawRow
 from shared.raw_input import (
-    EXTRA_COLUMNS_FIELD,
     UNPARSED_FIELD,
     InputFormat,
     SourceRow,

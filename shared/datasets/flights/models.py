@@ -27,6 +27,7 @@ from shared.datasets.flights.rules import (
     CALENDAR_DATE,
     CARRIER_CODE,
     CLOCK_TIME,
+    DELAY,
     MONTH,
     POSITIVE,
     TAIL_NUMBER,
@@ -72,6 +73,7 @@ CarrierCode = Annotated[str, CARRIER_CODE.constraint()]
 AirportCode = Annotated[str, AIRPORT_CODE.constraint()]
 TailNumber = Annotated[str, TAIL_NUMBER.constraint()]
 PositiveInt = Annotated[int, POSITIVE.bounds()]
+DelayMinutes = Annotated[int, DELAY.bounds()]
 UtcDatetime = Annotated[datetime, _Utc]
 
 
@@ -98,10 +100,10 @@ class ValidFlight(BaseModel):
     day: Annotated[int, CALENDAR_DATE.day_bounds()]
     dep_time: ClockTime | None
     sched_dep_time: ClockTime
-    dep_delay: int | None
+    dep_delay: DelayMinutes | None
     arr_time: ClockTime | None
     sched_arr_time: ClockTime
-    arr_delay: int | None
+    arr_delay: DelayMinutes | None
     carrier: CarrierCode
     flight: PositiveInt
     tailnum: TailNumber | None
@@ -151,8 +153,8 @@ class TransformedFlight(BaseModel):
     actual_departure_utc: UtcDatetime | None
     scheduled_arrival_utc: UtcDatetime | None
     actual_arrival_utc: UtcDatetime | None
-    dep_delay: int | None
-    arr_delay: int | None
+    dep_delay: DelayMinutes | None
+    arr_delay: DelayMinutes | None
     air_time: PositiveInt | None
     distance: PositiveInt
     cancelled: bool

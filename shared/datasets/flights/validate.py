@@ -15,7 +15,7 @@ import typing
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from shared.datasets.base import Rejection
+from shared.datasets.base import EXTRA_COLUMNS_FIELD, Rejection
 from shared.datasets.flights import reference
 from shared.datasets.flights.models import ValidFlight
 from shared.datasets.flights.rules import (
@@ -24,6 +24,8 @@ from shared.datasets.flights.rules import (
     CANCELLATION,
     CARRIER_CODE,
     CLOCK_TIME,
+    DELAY,
+    EXTRA_VALUES,
     INTEGER,
     MONTH,
     POSITIVE,
@@ -36,6 +38,7 @@ from shared.datasets.flights.rules import (
     UTC_DATETIME,
     YEAR,
     CodeRule,
+    IntegerRange,
     local_datetime,
     utc_readings,
 )
@@ -124,7 +127,11 @@ class _RowReader:
 
     def check_columns(self) -> None:
         for key in self._row:
-            if key not in _COLUMN_SET:
+            if key == EXTRA_COLUMNS_FIELD:
+                extra = self._row[key]
+                message = EXTRA_VALUES.explain(key, extra, count=len(extra))
+                self.reject(key, EXTRA_VALUES.name, message)
+            elif key not in _COLUMN_SET:
                 self.reject(key, UNKNOWN_FIELD.name, UNKNOWN_FIELD.explain(key))
 
     def raw(self, field: str) -> object | None:
@@ -148,10 +155,10 @@ class _RowReader:
             self.reject(field, INTEGER.name, INTEGER.explain(field, value))
         return parsed
 
-    def positive(self, field: str) -> int | None:
+    def within(self, field: str, rule: IntegerRange) -> int | None:
         value = self.integer(field)
-        if value is not None and not POSITIVE.accepts(value):
-            self.reject(field, POSITIVE.name, POSITIVE.explain(field, value))
+        if value is not None and not rule.accepts(value):
+            self.reject(field, rule.name, rule.explain(field, value))
             return None
         return value
 
@@ -215,17 +222,17 @@ def _read_fields(reader: _RowReader) -> dict[str, Any]:
         "day": reader.integer("day"),
         "dep_time": reader.clock_time("dep_time"),
         "sched_dep_time": reader.clock_time("sched_dep_time"),
-        "dep_delay": reader.integer("dep_delay"),
+        "dep_delay": reader.within("dep_delay", DELAY),
         "arr_time": reader.clock_time("arr_time"),
         "sched_arr_time": reader.clock_time("sched_arr_time"),
-        "arr_delay": reader.integer("arr_delay"),
+        "arr_delay": reader.within("arr_delay", DELAY),
         "carrier": reader.carrier(),
-        "flight": reader.positive("flight"),
+        "flight": reader.within("flight", POSITIVE),
         "tailnum": reader.matching("tailnum", TAIL_NUMBER),
         "origin": reader.matching("origin", AIRPORT_CODE),
         "dest": reader.matching("dest", AIRPORT_CODE),
-        "air_time": reader.positive("air_time"),
-        "distance": reader.positive("distance"),
+        "air_time": reader.within("air_time", POSITIVE),
+        "distance": reader.within("distance", POSITIVE),
         "hour": reader.integer("hour"),
         "minute": reader.integer("minute"),
         "time_hour": reader.utc_datetime("time_hour"),
