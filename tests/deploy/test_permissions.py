@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-import requests
 from chalice.test import Client
 from moto import mock_aws
 
@@ -34,6 +33,7 @@ from devserver.runtime import MOTO_CONFIG, REGION, apply_environment, make_polle
 from infra.functions import API_HANDLER, FUNCTIONS, FunctionSpec, role_statements
 from infra.template import load_template
 from tests.functional import readings_dataset  # noqa: F401  (registers the readings dataset)
+from tests.uploads import send_to_ticket
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -193,13 +193,7 @@ class Run:
         )
         assert answer.status_code == 201, answer.body
         ticket = answer.json_body
-        sent = requests.post(
-            ticket["upload"]["url"],
-            data=ticket["upload"]["fields"],
-            files={"file": ("flights.csv", data)},
-            timeout=30,
-        )
-        assert sent.status_code in {200, 204}, sent.text
+        send_to_ticket(ticket, data)
         return str(ticket["batch_id"])
 
     def get(self, path: str) -> Any:

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import API_TOKEN, json_of, start_local_runtime
+from tests.uploads import send_to_ticket
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,21 +58,11 @@ def _declare(api: str, data: bytes, headers: dict[str, str] | None = None, **fie
     return response
 
 
-def _send(ticket: dict[str, Any], data: bytes) -> None:
-    sent = requests.post(
-        ticket["upload"]["url"],
-        data=ticket["upload"]["fields"],
-        files={"file": ("flights.csv", data)},
-        timeout=TIMEOUT_S,
-    )
-    assert sent.status_code in {200, 204}, sent.text
-
-
 def _upload(api: str, data: bytes, **fields: Any) -> dict[str, Any]:
     answer = _declare(api, data, **fields)
     assert answer.status_code == 201, answer.text
     ticket: dict[str, Any] = json_of(answer)
-    _send(ticket, data)
+    send_to_ticket(ticket, data)
     return ticket
 
 
@@ -121,7 +112,7 @@ def test_the_same_object_arriving_twice_makes_one_batch_and_one_execution(
     ticket = _upload(local_runtime.api, data)
     first = _wait(local_runtime, ticket["batch_id"])
 
-    _send(ticket, data)  # the same POST again: a second object version, a second S3 event
+    send_to_ticket(ticket, data)  # the same POST again: a second object version, a second S3 event
     time.sleep(3)
     again = _wait(local_runtime, ticket["batch_id"])
 
@@ -173,7 +164,7 @@ def test_an_interrupted_upload_registers_nothing_and_the_same_key_resumes_it(
 
     resumed = _declare(local_runtime.api, data, headers=key)
     assert resumed.status_code == 201
-    _send(json_of(resumed), data)
+    send_to_ticket(json_of(resumed), data)
     batch = _wait(local_runtime, interrupted["batch_id"])
     done = _declare(local_runtime.api, data, headers=key)
 

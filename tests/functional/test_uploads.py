@@ -6,9 +6,8 @@ import gzip
 import json
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from tests.functional.conftest import Pipeline, csv_body, csv_rows
+from tests.uploads import send_to_ticket
 
 if TYPE_CHECKING:
     import pytest
@@ -34,21 +33,11 @@ def _declare(
     )
 
 
-def _send(ticket: dict[str, Any], data: bytes) -> None:
-    sent = requests.post(
-        ticket["upload"]["url"],
-        data=ticket["upload"]["fields"],
-        files={"file": ("flights.csv", data)},
-        timeout=30,
-    )
-    assert sent.status_code in {200, 204}, sent.text
-
-
 def _upload(pipeline: Pipeline, data: bytes, **fields: Any) -> dict[str, Any]:
     answer = _declare(pipeline, data, **fields)
     assert answer.status_code == 201, answer.body
     ticket: dict[str, Any] = answer.json_body
-    _send(ticket, data)
+    send_to_ticket(ticket, data)
     return ticket
 
 
@@ -160,7 +149,7 @@ def test_an_upload_that_is_not_what_it_declared_fails_before_anything_runs(pipel
     data = csv_body(HEADER, ROWS[:10]).encode()
     answer = _declare(pipeline, data + b"x")  # declares one byte more than it sends
     ticket = answer.json_body
-    _send(ticket, data)
+    send_to_ticket(ticket, data)
 
     pipeline.start_queued()
     batch = pipeline.get(f"/batches/{ticket['batch_id']}").json_body
@@ -200,7 +189,7 @@ def test_the_same_idempotency_key_resumes_an_upload_then_returns_its_batch(pipel
 
     first = _declare(pipeline, data, headers=key)
     again = _declare(pipeline, data, headers=key)  # the first upload was interrupted
-    _send(again.json_body, data)
+    send_to_ticket(again.json_body, data)
     batch = pipeline.wait(again.json_body["batch_id"])
     after = _declare(pipeline, data, headers=key)
     other = _declare(pipeline, data + b"\n", headers=key)
