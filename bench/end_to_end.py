@@ -30,12 +30,12 @@ import requests
 
 from bench.report import flights_csv_lines, machine, peak_rss_mb, write_result
 from devserver.ports import free_port
+from shared.models import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
-TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 POSTS = 10
 POST_ROWS = 1_000
 
@@ -196,7 +196,7 @@ def post_small_batches(runtime: Runtime, body: bytes) -> list[float]:
         )
         answer.raise_for_status()
         batch_id = answer.json()["batch_id"]
-        while runtime.get(f"/batches/{batch_id}")["status"] not in TERMINAL:
+        while runtime.get(f"/batches/{batch_id}")["status"] not in TERMINAL_STATUSES:
             time.sleep(0.02)
         timings.append(time.perf_counter() - started)
     return timings

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, TypeVar
 
 from cli.errors import ApiUnavailableError, CliError, ExitCode, UploadPendingError, UsageError
-from cli.progress import TERMINAL, ProcessingBar, ProcessingTracker, UploadBar
+from cli.progress import ProcessingBar, ProcessingTracker, UploadBar
 from cli.source import (
     JSON,
     BodyLimits,
@@ -30,6 +30,7 @@ from cli.source import (
     measure_body,
 )
 from cli.transfer import MultipartBody, ProgressReader
+from shared.models import TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -308,7 +309,7 @@ def wait_for_batch(
                 else:
                     failures = 0
                     bar.show(tracker.observe(view, clock()))
-                    if view.status in TERMINAL:
+                    if view.status in TERMINAL_STATUSES:
                         return view
                 sleep(0.5 if clock() - start < 30 else 1.0)
         except KeyboardInterrupt as err:

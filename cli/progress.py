@@ -25,7 +25,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from shared.models import BatchStatus
+from shared.models import TERMINAL_STATUSES, BatchStatus
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from shared.models import BatchView
 
 __all__ = [
-    "TERMINAL",
     "Phase",
     "ProcessingBar",
     "ProcessingFigures",
@@ -41,9 +40,6 @@ __all__ = [
     "UploadBar",
 ]
 
-TERMINAL = frozenset(
-    {BatchStatus.SUCCEEDED, BatchStatus.COMPLETED_WITH_REJECTS, BatchStatus.FAILED}
-)
 # Records per second over the last few seconds, so the figure follows the pipeline's pace.
 RATE_WINDOW_S = 10.0
 
@@ -105,7 +101,7 @@ class ProcessingTracker:
             self._samples.popleft()
         rate = self._rate()
         chunks = view.chunks
-        if view.status in TERMINAL:
+        if view.status in TERMINAL_STATUSES:
             total = chunks.total or 0
             return ProcessingFigures(
                 Phase.FINISHED, total, total, "chunks", done, rate, view.counts.rejected

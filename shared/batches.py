@@ -29,6 +29,7 @@ from shared.dynamo import (
 from shared.errors import BatchNotFoundError
 from shared.ledger import stage_counter
 from shared.models import (
+    TERMINAL_STATUSES,
     BatchOutcome,
     BatchSource,
     BatchStatus,
@@ -65,7 +66,6 @@ __all__ = [
 BATCH_ITEM = "batch"
 LISTING_INDEX = "by-received"
 _LISTING_PARTITION = "batch"
-_TERMINAL = {BatchStatus.SUCCEEDED, BatchStatus.COMPLETED_WITH_REJECTS, BatchStatus.FAILED}
 # A batch's counted usage: one numeric attribute per ``Usage`` field, added to (ADD).
 USAGE_PREFIX = "usage_"
 # The running total over every batch, in its own partition ("~" is no batch id character).
@@ -432,7 +432,7 @@ def _initial_run(batch: BatchView) -> RunInfo:
         execution_arn=batch.execution_arn,
         requested_at=batch.received_at,
         finished_at=batch.finished_at,
-        status=batch.status if batch.status in _TERMINAL else None,
+        status=batch.status if batch.status in TERMINAL_STATUSES else None,
     )
 
 
@@ -460,7 +460,7 @@ def _view(batch: dict[str, Any]) -> BatchView:
         # Only while split is reading: once it has counted the chunks, they tell the progress.
         split_bytes_read=(
             batch.get("split_bytes_read")
-            if chunks.total is None and status not in _TERMINAL
+            if chunks.total is None and status not in TERMINAL_STATUSES
             else None
         ),
         stages=_stages(batch),

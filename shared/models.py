@@ -21,6 +21,7 @@ from shared.errors import parse_coded_message
 from shared.pricing import Cost
 
 __all__ = [
+    "TERMINAL_STATUSES",
     "ANY_STAGED_RECORD",
     "BATCH_ID_PATTERN",
     "BatchFailure",
@@ -95,6 +96,12 @@ class BatchStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     COMPLETED_WITH_REJECTS = "COMPLETED_WITH_REJECTS"
     FAILED = "FAILED"
+
+
+TERMINAL_STATUSES = frozenset(
+    {BatchStatus.SUCCEEDED, BatchStatus.COMPLETED_WITH_REJECTS, BatchStatus.FAILED}
+)
+"""The statuses a batch ends in (a retry or a replay may start it again)."""
 
 
 class BatchSource(StrEnum):

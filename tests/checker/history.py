@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from shared.models import TERMINAL_STATUSES
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 _TIMEOUT_S = 30
 # Every fault kind at once (shared/faults.py): Lambda errors and timeouts in the stages
 # (not a timeout of the accounting path, RecordChunkFailure), throttling and unprocessed
@@ -198,7 +199,7 @@ def wait_final(client: Client, sent: list[Sent], deadline_s: float) -> list[str]
     while waiting and time.monotonic() < deadline:
         for batch_id in list(waiting):
             response = client.call("GET", f"/batches/{batch_id}")
-            if response.status_code == 200 and response.json()["status"] in TERMINAL:
+            if response.status_code == 200 and response.json()["status"] in TERMINAL_STATUSES:
                 waiting.pop(batch_id).final = response.json()
         time.sleep(0.5)
     return sorted(waiting)
@@ -234,7 +235,7 @@ def _check_batch(client: Client, sent: Sent, keys: list[str]) -> list[str]:
     batch = client.get(f"/batches/{sent.batch_id}")
     sent.final = batch
     where = f"batch {sent.batch_id} ({sent.form}, {batch['status']})"
-    if batch["status"] not in TERMINAL:
+    if batch["status"] not in TERMINAL_STATUSES:
         return [f"{where}: not final"]
     read = _read_back(client, sent, batch)
     return [

@@ -32,6 +32,7 @@ from devserver.lambda_dispatch import uninstall
 from devserver.runtime import MOTO_CONFIG, REGION, apply_environment, make_poller, provision_local
 from infra.functions import API_HANDLER, FUNCTIONS, FunctionSpec, role_statements
 from infra.template import load_template
+from shared.models import TERMINAL_STATUSES
 from tests.functional import readings_dataset  # noqa: F401  (registers the readings dataset)
 from tests.uploads import send_to_ticket
 
@@ -48,7 +49,6 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_FILE = str(ROOT / "app.py")
 API_FILE = str(ROOT / "chalicelib" / "api.py")
 ACCOUNT = "123456789012"  # moto's default account
-TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 # Operation names whose IAM action is spelled differently.
 _IAM_ACTIONS = {
     "s3:ListObjectsV2": "s3:ListBucket",
@@ -208,7 +208,7 @@ class Run:
             while poller.poll_once(wait_seconds=0):
                 pass
             batch: dict[str, Any] = self.get(f"/batches/{batch_id}")
-            if batch["status"] in TERMINAL:
+            if batch["status"] in TERMINAL_STATUSES:
                 self._settle(batch["execution_arn"], deadline)
                 return batch
             time.sleep(0.1)

@@ -18,6 +18,8 @@ import pytest
 import requests
 from playwright.sync_api import expect, sync_playwright
 
+from shared.models import TERMINAL_STATUSES
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -41,7 +43,6 @@ VIEWPORTS: dict[str, ViewportSize] = {
     "laptop": {"width": 1280, "height": 800},
     "phone": {"width": 390, "height": 844},
 }
-TERMINAL = ("SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED")
 HTTP_TIMEOUT_S = 30
 # Views refresh every few seconds (the overview every 5 s): allow a few refreshes.
 UI_TIMEOUT_MS = 15_000
@@ -199,18 +200,6 @@ class ApiClient:
         ticket: dict[str, Any] = response.json()
         return ticket
 
-    @staticmethod
-    def send_upload(ticket: dict[str, Any], filename: str, body: bytes) -> None:
-        """Send the file with the ticket's presigned POST, as the browser does (no API key)."""
-        upload = ticket["upload"]
-        response = requests.post(
-            upload["url"],
-            data=upload["fields"],
-            files={"file": (filename, body, upload["fields"]["Content-Type"])},
-            timeout=HTTP_TIMEOUT_S,
-        )
-        assert response.status_code == 204, f"S3 POST: {response.status_code} {response.text}"
-
     def get(self, path: str, **params: str | int) -> Any:
         response = requests.get(
             f"{self.base_url}{path}", params=params, headers=self.headers, timeout=HTTP_TIMEOUT_S
@@ -222,7 +211,7 @@ class ApiClient:
         """Poll the batch until it is terminal; the caller reports a timeout."""
         deadline = time.monotonic() + deadline_s
         batch: dict[str, Any] = self.get(f"/batches/{batch_id}")
-        while batch["status"] not in TERMINAL and time.monotonic() < deadline:
+        while batch["status"] not in TERMINAL_STATUSES and time.monotonic() < deadline:
             time.sleep(0.5)
             batch = self.get(f"/batches/{batch_id}")
         return batch
@@ -233,7 +222,7 @@ def finished(
 ) -> dict[str, Any]:
     """The batch once it is terminal; a test fails with the devserver's log if it never is."""
     batch = client.wait_until_finished(batch_id, deadline_s)
-    if batch["status"] not in TERMINAL:
+    if batch["status"] not in TERMINAL_STATUSES:
         pytest.fail(
             f"batch {batch_id} did not finish within {deadline_s:.0f} s: {batch}\n"
             f"devserver log {runtime.log_path}:\n{runtime.log_tail()}"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from playwright.sync_api import expect
 
+from shared.models import TERMINAL_STATUSES
 from tests.e2e.conftest import CHUNK_ROWS, FAILING_CHUNK, FAILING_ROWS
 from tests.e2e.dashboard_pages import (
     BATCH_DEADLINE_S,
@@ -33,6 +34,7 @@ from tests.e2e.dashboard_pages import (
     repeated_csv,
 )
 from tests.functional.readings_dataset import readings_csv
+from tests.uploads import send_to_ticket
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
-TERMINAL_STATUS = re.compile(r"^(SUCCEEDED|COMPLETED_WITH_REJECTS|FAILED)$")
+TERMINAL_STATUS = re.compile(f"^({'|'.join(sorted(TERMINAL_STATUSES))})$")
 REFUSED = "Your key was refused"
 HOSTILE = {**UA1545, "flight": 1546, "tailnum": XSS, "remarks": XSS, XSS_FIELD: XSS}
 MIXED_ROWS = 200
@@ -257,7 +259,7 @@ def test_the_batch_page_waits_for_an_upload_and_then_follows_its_batch(
     expect(page.locator("main .alert-danger")).to_have_count(0)
     dashboard.screenshot("batch-waiting")
 
-    client.send_upload(ticket, "flights-mixed.csv", body)
+    send_to_ticket(ticket, body, "flights-mixed.csv")
     assert wait_for_terminal(dashboard, local_runtime) == "COMPLETED_WITH_REJECTS"
     expect(waiting).to_have_count(0)
     expect(page.locator("[data-chunk-progress]")).to_have_attribute("data-chunk-progress", "1/1")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from shared.models import TERMINAL_STATUSES
 from shared.settings import Settings
 from tests.e2e.conftest import API_TOKEN, json_of
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 BATCH_DEADLINE_S = 90.0
 POLL_INTERVAL_S = 0.5
 HTTP_TIMEOUT_S = 30
@@ -88,7 +88,7 @@ def wait_until_finished(runtime: LocalRuntime, batch_id: str) -> dict[str, Any]:
     """Poll the batch until its status is terminal; fail with its last state after the deadline."""
     deadline = time.monotonic() + BATCH_DEADLINE_S
     batch = get_batch(runtime.api, batch_id)
-    while batch["status"] not in TERMINAL:
+    while batch["status"] not in TERMINAL_STATUSES:
         if time.monotonic() > deadline:
             pytest.fail(
                 f"batch {batch_id} did not finish within {BATCH_DEADLINE_S:.0f} s; last seen "

@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Any
 import requests
 from playwright.sync_api import expect
 
+from shared.models import TERMINAL_STATUSES
 from tests.e2e.conftest import API_TOKEN, json_of, start_local_runtime
 from tests.e2e.dashboard_pages import launch_chromium, open_dashboard, repeated_csv
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from pathlib import Path
 
     from tests.e2e.conftest import LocalRuntime
 
 HEADERS = {"Authorization": f"Bearer {API_TOKEN}"}
-TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 
 
 def _post(runtime: LocalRuntime, rows: int) -> str:
@@ -47,7 +48,9 @@ def _batch(runtime: LocalRuntime, batch_id: str) -> dict[str, Any]:
     return batch
 
 
-def _wait(runtime: LocalRuntime, batch_id: str, until: set[str], seconds: float = 120) -> Any:
+def _wait(
+    runtime: LocalRuntime, batch_id: str, until: Collection[str], seconds: float = 120
+) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         batch = _batch(runtime, batch_id)
@@ -66,7 +69,7 @@ def test_batches_survive_a_clean_stop_and_a_kill(tmp_path: Path):
     environment = {"SLUICE_CHUNK_SIZE": "250"}
     with start_local_runtime(tmp_path, environment) as first:
         done = _post(first, 750)
-        before = _wait(first, done, TERMINAL)
+        before = _wait(first, done, TERMINAL_STATUSES)
         records = requests.get(
             f"{first.api}/batches/{done}/records?limit=50", headers=HEADERS, timeout=30
         ).json()

@@ -20,6 +20,7 @@ import boto3
 import pytest
 import requests
 
+from shared.models import TERMINAL_STATUSES
 from tests.e2e.conftest import API_TOKEN, json_of, start_local_runtime
 from tests.uploads import send_to_ticket
 
@@ -32,7 +33,6 @@ pytestmark = pytest.mark.e2e
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 DATA = Path(__file__).resolve().parents[1] / "data"
-TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 TIMEOUT_S = 30
 
 
@@ -70,7 +70,10 @@ def _wait(runtime: LocalRuntime, batch_id: str, deadline_s: float = 120) -> dict
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         response = requests.get(f"{runtime.api}/batches/{batch_id}", headers=AUTH, timeout=30)
-        if response.status_code == 200 and (batch := json_of(response))["status"] in TERMINAL:
+        if (
+            response.status_code == 200
+            and (batch := json_of(response))["status"] in TERMINAL_STATUSES
+        ):
             return dict(batch)
         if response.status_code == 404:
             assert json_of(response)["code"] == "upload_pending", response.text

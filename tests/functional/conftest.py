@@ -30,6 +30,7 @@ from devserver.runtime import (
     provision_local,
 )
 from shared.context import get_context
+from shared.models import TERMINAL_STATUSES
 from tests.functional import readings_dataset  # registers the readings dataset
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-TERMINAL = {"SUCCEEDED", "COMPLETED_WITH_REJECTS", "FAILED"}
 
 
 @dataclass
@@ -97,7 +97,7 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             batch: dict[str, Any] = self.get(f"/batches/{batch_id}").json_body
-            if batch["status"] in TERMINAL:
+            if batch["status"] in TERMINAL_STATUSES:
                 self._wait_for_execution(batch["execution_arn"], deadline)
                 return batch
             time.sleep(0.1)
